@@ -1,0 +1,149 @@
+"""The backward engine: visit the graph in reverse topological order, once per node.
+
+Every tensor's gradient is complete before its op's backward runs, because all the ops
+that used it come earlier in reverse topological order. Gradients arriving along several
+paths (a tensor used twice, a shared weight) are added up. The order is computed with an
+explicit stack, so deep graphs cause no recursion error and shared nodes are visited once.
+"""
+import numpy as np
+
+from course.autograd.grad_mode import set_grad_enabled
+from course.autograd.tensor import Tensor
+
+FREED_MESSAGE = (
+    "Trying to run backward through a part of the graph a second time, but its saved values "
+    "were released after the first backward pass. Pass retain_graph=True to the first "
+    ".backward() (or grad()) call if you need to go through the graph again; otherwise "
+    "recompute the forward pass.")
+
+
+def topological_order(roots):
+    """Tensors that need a gradient, each after all of its inputs (roots last)."""
+    order, seen = [], set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t.grad_fn is not None:
+            for x in t.grad_fn.inputs:
+                if x.requires_grad and id(x) not in seen:
+                    stack.append((x, False))
+    return order
+
+
+def _root_gradient(root, gradient):
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient works only on a one-element tensor (a scalar "
+                f"loss), but this tensor has shape {root.shape}. Reduce it first (e.g. "
+                f".sum() or .mean()), or pass the gradient of the loss with respect to it: "
+                f"t.backward(gradient) with gradient of shape {root.shape}.")
+        return Tensor._wrap(np.ones_like(root.data))
+    gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=root.dtype)
+    if gradient.shape != root.shape:
+        raise RuntimeError(
+            f"backward(): the gradient has shape {gradient.shape} but the tensor has shape "
+            f"{root.shape}; they must match.")
+    return gradient
+
+
+def _accumulate(grads, t, g):
+    key = id(t)
+    grads[key] = g if key not in grads else grads[key] + g
+
+
+def _store(t, g, create_graph):
+    """Add g into t.grad; a fresh array unless recording (so .grad never aliases another)."""
+    if g.dtype != t.dtype:
+        g = g.astype(t.dtype) if create_graph else Tensor._wrap(g.data.astype(t.dtype))
+    if t.grad is None:
+        t.grad = g if create_graph else Tensor._wrap(np.array(g.data))
+    else:
+        t.grad = t.grad + g
+
+
+def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs=None):
+    """Back-propagate from `roots`.
+
+    With inputs=None, gradients are accumulated into the `.grad` of leaves (and of tensors
+    that called retain_grad()). With a list of inputs, their gradients are returned instead
+    and no `.grad` is touched (this is `grad()`).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    for root in roots:
+        if not root.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn, so there is "
+                "nothing to differentiate. Create the leaves with requires_grad=True and make "
+                "sure the computation did not run under no_grad() or on .detach()ed tensors.")
+    grads = {}
+    for root, gradient in zip(roots, gradients):
+        _accumulate(grads, root, _root_gradient(root, gradient))
+    wanted = None if inputs is None else {id(x): None for x in inputs}
+    order = topological_order(roots)
+
+    with set_grad_enabled(create_graph):
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if wanted is not None:
+                if id(t) in wanted:
+                    wanted[id(t)] = g
+            elif t.grad_fn is None or t._retains_grad:
+                _store(t, g, create_graph)
+            node = t.grad_fn
+            if node is None:
+                continue
+            if node.freed:
+                raise RuntimeError(FREED_MESSAGE)
+            input_grads = node.backward(g)
+            for x, gx in zip(node.inputs, input_grads):
+                if gx is not None and x.requires_grad:
+                    if gx.shape != x.shape:
+                        raise RuntimeError(
+                            f"{node.name}.backward returned a gradient of shape {gx.shape} "
+                            f"for an input of shape {x.shape}.")
+                    _accumulate(grads, x, gx)
+    if not retain_graph:
+        for t in order:
+            if t.grad_fn is not None:
+                t.grad_fn.release()
+    return None if wanted is None else [wanted[id(x)] for x in inputs]
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of `outputs` with respect to `inputs`, returned (no `.grad` is changed).
+
+    outputs: a tensor or a sequence of tensors; inputs: likewise.
+    grad_outputs: d(loss)/d(output) for each output (None for one-element outputs).
+    create_graph: record the computation, so the result can be differentiated again.
+    allow_unused: return None for an input the outputs do not depend on (otherwise raise).
+    """
+    single_output = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single_output else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(outputs)} outputs but {len(grad_outputs)} grad_outputs.")
+    for x in inputs:
+        if not x.requires_grad:
+            raise RuntimeError("grad(): one of the inputs does not require grad.")
+    result = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    for i, g in enumerate(result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad(): input {i} (shape {inputs[i].shape}) was not used to compute the "
+                f"outputs, so it has no gradient. Pass allow_unused=True to get None for it.")
+    return tuple(result)

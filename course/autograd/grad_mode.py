@@ -1,0 +1,66 @@
+"""Grad mode: whether new operations are recorded for backward."""
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "enabled", True)
+
+
+class set_grad_enabled:
+    """Turns recording on or off inside a `with` block, or inside a decorated function."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(is_grad_enabled())
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._saved.pop()
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Operations inside are not recorded: for parameter updates and evaluation.
+
+    `with no_grad(): ...`, `@no_grad()` and `@no_grad` all work.
+    """
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if callable(fn):
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turns recording back on, e.g. inside a `no_grad` block."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if callable(fn):
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(True)

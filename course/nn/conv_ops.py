@@ -1,0 +1,196 @@
+"""Image operations as pairs of linear maps: im2col (Unfold) and col2im (Fold), pooling.
+
+conv2d is Unfold, then one matrix product. Unfold and Fold are each other's adjoint, so
+each one's backward is the other and second derivatives come for free. The columns are
+laid out in (kh, kw, C) order over an NHWC copy of the input: the copy is cheap and every
+window is then a contiguous run of memory.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from course.autograd.ops import Op
+
+
+def output_size(size, kernel, stride=1, padding=0):
+    """Spatial output size of a convolution or pooling: floor((size + 2p - k) / s) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+class Unfold(Op):
+    """im2col: (N, C, H, W) -> (N*OH*OW, KH*KW*C), one row per output position."""
+
+    saves = False
+
+    def __init__(self, kernel, stride, padding):
+        self.kh, self.kw = kernel
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"conv/pool: a {self.kh}x{self.kw} window does not fit in a {h}x{w} input "
+                f"with padding {self.padding}")
+        padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+        padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+        s0, s1, s2, s3 = padded.strides
+        windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
+                             (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
+        self.out_hw = (oh, ow)
+        return windows.reshape(n * oh * ow, self.kh * self.kw * c)
+
+    def backward(self, g):
+        n, c, h, w = self.inputs[0].shape
+        return (Fold((n, c, h, w), (self.kh, self.kw), self.stride, self.padding)(g),)
+
+
+class Fold(Op):
+    """col2im, the adjoint of Unfold: adds each row back onto the window it came from."""
+
+    saves = False
+
+    def __init__(self, shape, kernel, stride, padding):
+        self.shape = shape
+        self.kh, self.kw = kernel
+        self.stride, self.padding = stride, padding
+
+    def forward(self, cols):
+        n, c, h, w = self.shape
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
+        cols = cols.reshape(n, oh, ow, self.kh, self.kw, c)
+        padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
+        for i in range(self.kh):            # one slab per kernel offset: kh*kw adds, no add.at
+            for j in range(self.kw):
+                padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += cols[:, :, :, i, j, :]
+        return padded[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
+
+    def backward(self, g):
+        return (Unfold((self.kh, self.kw), self.stride, self.padding)(g),)
+
+
+class MaxPool(Op):
+    """Max over each window; the gradient goes to the window's first maximum (lecture rule).
+
+    Loops over the kh*kw offsets only, each a strided view of the whole batch.
+    """
+
+    def __init__(self, kernel, stride):
+        self.kh, self.kw = kernel
+        self.stride = stride
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        sh, sw = self.stride
+        oh, ow = output_size(h, self.kh, sh), output_size(w, self.kw, sw)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"max_pool2d: a {self.kh}x{self.kw} window does not fit in {h}x{w}")
+        best = x[:, :, 0:sh * oh:sh, 0:sw * ow:sw].copy()
+        self.argmax = np.zeros(best.shape, dtype=np.int16)
+        for k in range(1, self.kh * self.kw):
+            i, j = divmod(k, self.kw)
+            view = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            greater = view > best                  # strictly greater: ties keep the first
+            np.copyto(best, view, where=greater)
+            self.argmax[greater] = k
+        return best
+
+    def backward(self, g):
+        return (PoolScatter(self.argmax, self.inputs[0].shape, (self.kh, self.kw), self.stride)(g),)
+
+
+class PoolScatter(Op):
+    """Sends each window's gradient to the position `argmax` chose (adjoint: PoolGather)."""
+
+    saves = False
+
+    def __init__(self, argmax, shape, kernel, stride):
+        self.argmax, self.shape, self.kernel, self.stride = argmax, shape, kernel, stride
+
+    def forward(self, g):
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        oh, ow = g.shape[2:]
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += np.where(self.argmax == k, g, 0)
+        return dx
+
+    def backward(self, g):
+        return (PoolGather(self.argmax, self.kernel, self.stride)(g),)
+
+
+class PoolGather(Op):
+    """Reads, for each window, the value at the position `argmax` chose."""
+
+    saves = False
+
+    def __init__(self, argmax, kernel, stride):
+        self.argmax, self.kernel, self.stride = argmax, kernel, stride
+
+    def forward(self, x):
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        oh, ow = self.argmax.shape[2:]
+        out = np.zeros(self.argmax.shape, dtype=x.dtype)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            np.copyto(out, x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw], where=self.argmax == k)
+        return out
+
+    def backward(self, g):
+        return (PoolScatter(self.argmax, self.inputs[0].shape, self.kernel, self.stride)(g),)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D cross-correlation (what deep learning calls convolution), NCHW.
+
+    Inputs:
+    - x: (N, C, H, W)
+    - weight: (F, C, KH, KW)
+    - bias: (F,) or None
+    - stride, padding: int or (h, w) pair
+    Returns: (N, F, OH, OW) with OH = (H + 2*padding - KH) // stride + 1, and likewise OW.
+    """
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv2d: expected x of shape (N, C, H, W) and weight of shape "
+                         f"(F, C, KH, KW), got {x.shape} and {weight.shape}")
+    n, c, h, w = x.shape
+    f, cw, kh, kw = weight.shape
+    if c != cw:
+        raise ValueError(f"conv2d: x has {c} channels (shape {x.shape}) but weight expects {cw} "
+                         f"(shape {weight.shape})")
+    unfold = Unfold((kh, kw), _pair(stride), _pair(padding))
+    cols = unfold(x)                                             # (N*OH*OW, KH*KW*C)
+    oh, ow = unfold.out_hw
+    kernel_rows = weight.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
+    out = cols @ kernel_rows.T                                   # (N*OH*OW, F)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+
+
+def max_pool2d(x, kernel_size, stride=None):
+    """Max pooling, NCHW: (N, C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size."""
+    kernel = _pair(kernel_size)
+    return MaxPool(kernel, _pair(stride) if stride is not None else kernel)(x)
+
+
+def avg_pool2d(x, kernel_size, stride=None):
+    """Average pooling, NCHW: the mean over each window (an Unfold, then a mean)."""
+    kh, kw = _pair(kernel_size)
+    stride = _pair(stride) if stride is not None else (kh, kw)
+    n, c, h, w = x.shape
+    unfold = Unfold((kh, kw), stride, (0, 0))
+    cols = unfold(x)                                             # (N*OH*OW, KH*KW*C)
+    oh, ow = unfold.out_hw
+    means = cols.reshape(n * oh * ow, kh * kw, c).mean(axis=1)
+    return means.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
+
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "output_size"]
