@@ -1,0 +1,30 @@
+"""Interactive playgrounds for the notebooks, one call each.
+
+- decision_boundary_playground(): train a small network on 2-d data, TensorFlow-Playground style.
+- perceptron_playground(): move a perceptron's line by hand or by the perceptron rule.
+- relu_sum_playground(): build a function out of ReLUs, fit it, take the challenge.
+
+The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
+numpy (and, for training, course.nn/optim) only. matplotlib and ipywidgets are imported the
+first time a playground is asked for, never by `import course` or `import course.widgets`.
+"""
+
+import importlib
+
+_PLAYGROUNDS = {
+    "decision_boundary_playground": "._boundary_ui",
+    "perceptron_playground": "._perceptron_ui",
+    "relu_sum_playground": "._relu_ui",
+}
+
+__all__ = list(_PLAYGROUNDS)
+
+
+def __getattr__(name):
+    if name in _PLAYGROUNDS:
+        return getattr(importlib.import_module(_PLAYGROUNDS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
