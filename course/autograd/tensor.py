@@ -102,11 +102,12 @@ class Tensor:
         """The same data, cut from the graph: no grad_fn, no requires_grad."""
         return Tensor._wrap(self.data)
 
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`.
 
         gradient: d(loss)/d(self), same shape as self; may be omitted for a one-element tensor.
-        retain_graph: keep the graph so that backward can run through it again.
+        retain_graph: keep the graph so that backward can run through it again
+            (default: the value of create_graph, as in PyTorch).
         create_graph: record the backward pass too, for second derivatives.
         """
         from course.autograd.engine import run_backward

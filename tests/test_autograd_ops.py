@@ -1,0 +1,274 @@
+"""Every op's gradient against central finite differences in float64, on generated shapes
+(broadcasting included), and against PyTorch when it is installed."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from course.autograd import Tensor
+from course.nn import functional as F
+
+SETTINGS = settings(max_examples=20, deadline=None)
+
+
+def finite_differences(fn, arrays, cotangent, eps=1e-6):
+    """d(sum(fn(*arrays) * cotangent))/d(each array), by central differences (float64)."""
+    grads = []
+    for k, a in enumerate(arrays):
+        g = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            old = a[idx]
+            a[idx] = old + eps
+            plus = np.sum(fn(*arrays) * cotangent)
+            a[idx] = old - eps
+            minus = np.sum(fn(*arrays) * cotangent)
+            a[idx] = old
+            g[idx] = (plus - minus) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def analytic(fn_t, arrays, cotangent):
+    tensors = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn_t(*tensors)
+    out.backward(Tensor(cotangent))
+    return out.data, [t.grad.data if t.grad is not None else np.zeros_like(t.data) for t in tensors]
+
+
+def check(fn_t, *arrays, seed=0, rtol=1e-5, atol=1e-7):
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+
+    def fn_np(*xs):
+        return fn_t(*[Tensor(x) for x in xs]).data
+
+    out = fn_np(*arrays)
+    cotangent = np.random.default_rng(seed).standard_normal(np.shape(out))
+    value, got = analytic(fn_t, arrays, cotangent)
+    assert value.dtype == np.float64
+    expected = finite_differences(fn_np, arrays, cotangent)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert g.shape == arrays[i].shape
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, err_msg=f"input {i}")
+
+
+def values(shape, low=-3.0, high=3.0):
+    return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_nan=False, width=64))
+
+
+def away_from_zero(shape, low=0.3, high=3.0):
+    return values(shape, low, high).map(lambda a: np.where(np.arange(a.size).reshape(a.shape) % 2, a, -a)
+                                        if a.size else a)
+
+
+def grid(offset):
+    """Values k + offset for integers k: two grids with different offsets never tie."""
+    return lambda shape: hnp.arrays(np.float64, shape, elements=st.integers(-3, 3).map(lambda k: k + offset))
+
+
+def two_broadcastable(draw, elements):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
+    a, b = shapes.input_shapes
+    first, second = elements if isinstance(elements, tuple) else (elements, elements)
+    return draw(first(a)), draw(second(b))
+
+
+def checkerboard(shape):
+    return np.arange(int(np.prod(shape))).reshape(shape) % 2 == 0
+
+
+BINARY = {
+    "add": (lambda a, b: a + b, values),
+    "sub": (lambda a, b: a - b, values),
+    "mul": (lambda a, b: a * b, values),
+    "div": (lambda a, b: a / b, away_from_zero),
+    "pow": (lambda a, b: a ** b, lambda s: values(s, 0.5, 2.0)),
+    "maximum": (F.maximum, (grid(0.25), grid(0.75))),
+    "where": (lambda a, b: F.where(checkerboard(np.broadcast_shapes(a.shape, b.shape)), a, b), values),
+}
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+@SETTINGS
+@given(data=st.data())
+def test_binary_ops_with_broadcasting(name, data):
+    fn, elements = BINARY[name]
+    check(fn, *two_broadcastable(data.draw, elements))
+
+
+UNARY = {
+    "neg": (lambda x: -x, values),
+    "exp": (lambda x: x.exp(), values),
+    "log": (lambda x: x.log(), lambda s: values(s, 0.2, 4.0)),
+    "sqrt": (lambda x: x.sqrt(), lambda s: values(s, 0.2, 4.0)),
+    "abs": (lambda x: x.abs(), away_from_zero),
+    "tanh": (lambda x: x.tanh(), values),
+    "sigmoid": (lambda x: x.sigmoid(), values),
+    "relu": (lambda x: x.relu(), away_from_zero),
+    "pow_scalar": (lambda x: x ** 3, values),
+    "pow_fraction": (lambda x: x ** 1.5, lambda s: values(s, 0.2, 3.0)),
+    "rpow": (lambda x: 2.0 ** x, values),
+    "scalar_arith": (lambda x: (3 - x) * 2 / (x * x + 1) + 1, values),
+    "softmax": (lambda x: F.softmax(x, axis=-1), values),
+    "log_softmax": (lambda x: F.log_softmax(x, axis=-1), values),
+    "T": (lambda x: x.T * 1.0, values),
+    "flatten": (lambda x: x.flatten(), values),
+}
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+@SETTINGS
+@given(data=st.data())
+def test_unary_ops(name, data):
+    fn, elements = UNARY[name]
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    check(fn, data.draw(elements(shape)))
+
+
+@SETTINGS
+@given(data=st.data(), op=st.sampled_from(["sum", "mean", "max", "min"]), keepdims=st.booleans())
+def test_reductions(data, op, keepdims):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    axis = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1)
+                     | st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple))
+    # distinct values, so that max/min have no ties (finite differences break at ties)
+    x = np.array(data.draw(st.permutations(np.linspace(-3, 3, int(np.prod(shape)))))).reshape(shape)
+    check(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), x)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_reshape_transpose_getitem(data):
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, max_side=4))
+    x = data.draw(values(shape))
+    perm = tuple(data.draw(st.permutations(range(len(shape)))))
+    check(lambda t: t.transpose(*perm) * 2, x)
+    check(lambda t: t.reshape(-1, shape[-1]) * 2, x)
+    check(lambda t: t[1:, ..., ::2] * 2, x)
+    rows = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=5)))
+    check(lambda t: t[rows] * 3, x)          # advanced indexing: repeated rows add up
+
+
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+                 ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (1, 3, 4))]
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES)
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_matmul(shapes, data):
+    check(lambda a, b: a @ b, data.draw(values(shapes[0])), data.draw(values(shapes[1])))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_losses_and_linear(data):
+    n, k = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 5))
+    logits = data.draw(values((n, k)))
+    targets = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    check(lambda z: F.cross_entropy(z, targets), logits)
+    check(lambda p, t: F.mse_loss(p, t), logits, data.draw(values((n, k))))
+    check(lambda x, w, b: F.linear(x, w, b), logits, data.draw(values((3, k))), data.draw(values((3,))))
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data(), stride=st.integers(1, 2), padding=st.integers(0, 2))
+def test_conv2d(data, stride, padding):
+    n, c, f = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(kh, 6)), data.draw(st.integers(kw, 6))
+    check(lambda x, wt, b: F.conv2d(x, wt, b, stride=stride, padding=padding),
+          data.draw(values((n, c, h, w))), data.draw(values((f, c, kh, kw))), data.draw(values((f,))))
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=st.data(), kernel=st.integers(1, 3), stride=st.integers(1, 3))
+def test_pooling(data, kernel, stride):
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(kernel, 7)), data.draw(st.integers(kernel, 7))
+    x = np.random.default_rng(data.draw(st.integers(0, 99))).permutation(n * c * h * w)
+    x = x.reshape(n, c, h, w) / 10.0                    # distinct values: no ties
+    check(lambda t: F.max_pool2d(t, kernel, stride), x)
+    check(lambda t: F.avg_pool2d(t, kernel, stride), x)
+
+
+def reference_conv2d(x, w, b, stride, padding):
+    """Plain loops: out[n, f, i, j] = sum_{c,u,v} xpad[n, c, i*s+u, j*s+v] w[f, c, u, v] + b[f]."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    n, c, h, wd = xp.shape
+    f, _, kh, kw = w.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = np.zeros((n, f, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1), (3, 2)])
+def test_conv2d_is_cross_correlation(stride, padding):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    got = F.conv2d(Tensor(x), Tensor(w), Tensor(b), stride=stride, padding=padding).data
+    np.testing.assert_allclose(got, reference_conv2d(x, w, b, stride, padding), rtol=1e-10, atol=1e-12)
+
+
+# ---- against PyTorch ---------------------------------------------------------------------
+TORCH_CASES = {
+    "mul_broadcast": (lambda a, b: a * b, lambda t, a, b: a * b, [(2, 3), (3,)]),
+    "div": (lambda a, b: a / (b * b + 1), lambda t, a, b: a / (b * b + 1), [(2, 3), (2, 1)]),
+    "matmul_batched": (lambda a, b: a @ b, lambda t, a, b: a @ b, [(4, 2, 3), (3, 5)]),
+    "tanh_sigmoid_exp": (lambda a: a.tanh() + a.sigmoid() * a.exp(),
+                         lambda t, a: a.tanh() + a.sigmoid() * a.exp(), [(3, 4)]),
+    "log_softmax": (lambda a: F.log_softmax(a, axis=1), lambda t, a: t.log_softmax(a, 1), [(3, 5)]),
+    "cross_entropy": (lambda a: F.cross_entropy(a, np.array([0, 2, 1])),
+                      lambda t, a: t.nn.functional.cross_entropy(a, t.tensor([0, 2, 1])), [(3, 4)]),
+    "mean_keepdims": (lambda a: a.mean(axis=(0, 2), keepdims=True) * a,
+                      lambda t, a: a.mean(dim=(0, 2), keepdim=True) * a, [(2, 3, 4)]),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+               lambda t, x, w, b: t.nn.functional.conv2d(x, w, b, stride=2, padding=1),
+               [(2, 3, 7, 6), (4, 3, 3, 3), (4,)]),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2), lambda t, x: t.nn.functional.max_pool2d(x, 2), [(2, 3, 6, 5)]),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2), lambda t, x: t.nn.functional.avg_pool2d(x, 3, 2), [(2, 3, 7, 7)]),
+    "getitem": (lambda x: x[np.array([0, 2, 0]), 1:], lambda t, x: x[t.tensor([0, 2, 0]), 1:], [(3, 4)]),
+    "linear": (lambda x, w, b: F.linear(x, w, b), lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+               [(5, 3), (2, 3), (2,)]),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(TORCH_CASES))
+def test_against_pytorch(name):
+    torch = pytest.importorskip("torch")
+    ours_fn, torch_fn, shapes = TORCH_CASES[name]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = ours_fn(*ours), torch_fn(torch, *theirs)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    cot = rng.standard_normal(ref.shape)
+    out.backward(Tensor(cot))
+    ref.backward(torch.tensor(cot))
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.torch
+def test_second_derivatives_against_pytorch():
+    torch = pytest.importorskip("torch")
+    from course.autograd import grad
+    rng = np.random.default_rng(3)
+    x0, w0, v0 = rng.standard_normal(4), rng.standard_normal((3, 4)), rng.standard_normal(4)
+
+    def f(lib, x, w):
+        return ((w @ x).tanh() ** 2).sum() + (x.exp() * x).sum()
+
+    x, w = Tensor(x0.copy(), requires_grad=True), Tensor(w0.copy(), requires_grad=True)
+    (gx,) = grad(f(None, x, w), x, create_graph=True)
+    (hv,) = grad((gx * Tensor(v0)).sum(), x)                      # Hessian-vector product
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    (tgx,) = torch.autograd.grad(f(torch, tx, tw), tx, create_graph=True)
+    (thv,) = torch.autograd.grad((tgx * torch.tensor(v0)).sum(), tx)
+    np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-9)
