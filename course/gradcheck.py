@@ -219,7 +219,8 @@ MISTAKES = [
 
 def _diagnose(mismatch):
     """The explanations of all listed mistakes that the wrong gradient matches."""
-    return [text.format(c=mismatch) for text, test in MISTAKES if test(mismatch)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return [text.format(c=mismatch) for text, test in MISTAKES if test(mismatch)]
 
 
 def _broadcast_axes(small, big):
@@ -267,10 +268,10 @@ def _index_text(name, index):
 
 def _value_report(got, expected, name, rtol, atol, got_label, expected_label):
     """Lines that locate the worst disagreement, or None if got and expected agree."""
-    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
-    if not bad.any():
-        return None
     with np.errstate(invalid="ignore", over="ignore"):      # NaN and inf are reported, not warned
+        bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+        if not bad.any():
+            return None
         excess = np.abs(got - expected) / (atol + rtol * np.abs(expected))
         excess = np.where(np.isfinite(got), excess, np.inf)
         worst = np.unravel_index(int(np.argmax(np.where(bad, excess, -1.0))), got.shape)

@@ -7,6 +7,7 @@ element and the mistake.
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -726,6 +727,10 @@ def test_assert_close_reports_shapes_first_with_a_hint():
 def test_assert_close_catches_nan():
     with pytest.raises(CheckError, match="worst element p\\[1\\]: yours nan"):
         assert_close(np.array([0.5, np.nan]), np.array([0.5, 0.5]), name="p")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # a graded cell must not warn, even on overflow
+        with pytest.raises(CheckError, match=r"worst element p\[0\]: yours 1e\+308"):
+            assert_close(np.array([1e308, np.inf]), np.array([-1e308, 1.0]), name="p")
 
 
 def test_assert_close_sees_through_look_alikes():
