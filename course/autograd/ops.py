@@ -186,7 +186,7 @@ class MatMul(Op):
                 f"matmul (@): the last dimension of the left operand ({k_left}) must equal the "
                 f"{'first' if b.ndim == 1 else 'second-to-last'} dimension of the right one ({k_right}); "
                 f"shapes {a.shape} @ {b.shape}. Transpose one of them?")
-        return a @ b
+        return _blas_ready(a) @ _blas_ready(b)
 
     def backward(self, g):
         a, b = self.inputs
@@ -200,6 +200,12 @@ class MatMul(Op):
         if b.requires_grad:
             gb = reshape(sum_to(_swap_last(a2) @ g2, b2.shape), b.shape)
         return ga, gb
+
+
+def _blas_ready(x):
+    """numpy hands only contiguous operands to BLAS; a strided one (say a broadcast
+    gradient with zero strides) would take its slow fallback loop."""
+    return x if x.flags.c_contiguous or x.flags.f_contiguous else np.ascontiguousarray(x)
 
 
 def _swap_last(t):

@@ -1,0 +1,153 @@
+"""Times course's core against PyTorch CPU in the same process and prints the ratios.
+
+Run from the repository root with this machine's OpenBLAS overrides unset:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_core.py
+
+Each figure is the median of several repetitions (after a warm-up), float32 throughout.
+"""
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from course.autograd import Tensor
+from course.nn import functional as F
+
+try:
+    import torch
+except ImportError:          # the comparison column is then left empty
+    torch = None
+
+
+def median_time(fn, repeat, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def conv_case(n, c, hw, f, k, rng):
+    x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+    w = (rng.standard_normal((f, c, k, k)) * 0.1).astype(np.float32)
+    b = np.zeros(f, dtype=np.float32)
+    first_layer = c == 1     # no gradient for the network's input, as in a real first layer
+
+    def ours():
+        xt = Tensor(x, requires_grad=not first_layer)
+        wt, bt = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        F.conv2d(xt, wt, bt).sum().backward()
+
+    def theirs():
+        xt = torch.from_numpy(x).requires_grad_(not first_layer)
+        wt, bt = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+        torch.nn.functional.conv2d(xt, wt, bt).sum().backward()
+    return ours, theirs
+
+
+def maxpool_case(rng):
+    x = rng.standard_normal((64, 32, 24, 24)).astype(np.float32)
+
+    def ours():
+        F.max_pool2d(Tensor(x, requires_grad=True), 2).sum().backward()
+
+    def theirs():
+        torch.nn.functional.max_pool2d(torch.from_numpy(x).requires_grad_(), 2).sum().backward()
+    return ours, theirs
+
+
+def mlp_step_case(rng):
+    x = rng.random((64, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    shapes = [(128, 784), (128,), (10, 128), (10,)]
+    init = [(rng.standard_normal(s) * 0.05).astype(np.float32) for s in shapes]
+    ours_p = [Tensor(a.copy(), requires_grad=True) for a in init]
+    lr = np.float32(0.01)
+
+    def ours():
+        w1, b1, w2, b2 = ours_p
+        loss = F.cross_entropy(F.linear(F.linear(x, w1, b1).relu(), w2, b2), y)
+        for p in ours_p:
+            p.grad = None
+        loss.backward()
+        for p in ours_p:
+            p.data -= lr * p.grad.data
+
+    if torch is None:
+        return ours, None
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    theirs_p = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+
+    def theirs():
+        w1, b1, w2, b2 = theirs_p
+        h = torch.relu(torch.nn.functional.linear(tx, w1, b1))
+        loss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h, w2, b2), ty)
+        for p in theirs_p:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in theirs_p:
+                p -= 0.01 * p.grad
+    return ours, theirs
+
+
+def per_op_case(rng, n_ops=50):
+    """A chain of n_ops small ops (mul, add, tanh), forward + backward; reported per op."""
+    a = rng.standard_normal((4, 4)).astype(np.float32)
+    b = rng.standard_normal((4, 4)).astype(np.float32)
+
+    def chain(x, w):
+        for i in range(n_ops // 3):
+            x = (x * w + w).tanh()
+        return x
+
+    def ours():
+        x, w = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+        chain(x, w).sum().backward()
+
+    def theirs():
+        x, w = torch.from_numpy(a).requires_grad_(), torch.from_numpy(b).requires_grad_()
+        chain(x, w).sum().backward()
+    return ours, theirs, 3 * (n_ops // 3) + 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
+        print("note: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; numpy's GEMM runs at about half "
+              "speed. Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.")
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    conv1 = conv_case(64, 1, 28, 32, 5, rng)
+    conv2 = conv_case(64, 32, 12, 64, 3, rng)
+    chain = per_op_case(rng)
+    cases = [
+        ("conv2d 1->32 5x5 on 64x1x28x28, fwd+bwd", *conv1, 1, 2.0),
+        ("conv2d 32->64 3x3 on 64x32x12x12, fwd+bwd", *conv2, 1, 2.0),
+        ("max_pool2d 2x2 on 64x32x24x24, fwd+bwd", *maxpool_case(rng), 1, 1.5),
+        ("MLP 784-128-10 step, batch 64", *mlp_step_case(rng), 1, 1.2),
+        ("per op, 4x4 tensors, fwd+bwd", chain[0], chain[1], chain[2], 1.5),
+    ]
+    print(f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+                                       if torch is not None else ", torch not installed"))
+    print(f"{'case':45s} {'course':>11s} {'pytorch':>11s} {'ratio':>7s} {'target':>7s}")
+    for name, ours, theirs, per, target in cases:
+        t_ours = median_time(ours, args.repeat) / per
+        t_theirs = median_time(theirs, args.repeat) / per if (torch is not None and theirs) else None
+        unit, scale = ("us", 1e6) if t_ours < 1e-3 else ("ms", 1e3)
+        theirs_txt = f"{t_theirs * scale:8.2f} {unit}" if t_theirs else "       -   "
+        ratio = f"{t_ours / t_theirs:6.2f}x" if t_theirs else "     - "
+        print(f"{name:45s} {t_ours * scale:8.2f} {unit} {theirs_txt} {ratio} {target:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
