@@ -18,6 +18,7 @@ with create_graph=True, a custom Function's gradient is not differentiated again
 """
 import numpy as np
 
+from course.autograd.grad_mode import is_grad_enabled
 from course.autograd.ops import Op, constant
 from course.autograd.tensor import Tensor
 
@@ -99,7 +100,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from course.autograd.grad_mode import is_grad_enabled
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         tensors = tuple(args[i] for i in positions)
         ctx = Context(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))

@@ -1,12 +1,16 @@
 """Grad mode: whether new operations are recorded for backward."""
 import functools
-import threading
 
-_state = threading.local()
+
+class _State:
+    enabled = True        # read on every op, so a plain attribute (grad mode is not per thread)
+
+
+_state = _State()
 
 
 def is_grad_enabled():
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class set_grad_enabled:

@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from course.autograd.grad_mode import is_grad_enabled
+from course.autograd.grad_mode import _state as grad_mode
 from course.autograd.tensor import Tensor
 
 
@@ -37,14 +37,20 @@ class Op:
         except (ValueError, IndexError) as err:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise type(err)(f"{self.name}: cannot apply to shapes {shapes}: {err}") from None
-        requires_grad = is_grad_enabled() and any(t.requires_grad for t in inputs)
-        result = Tensor._wrap(out, requires_grad)
-        if requires_grad:
-            self.inputs = inputs
-            result.grad_fn = self
-            if self.keeps_output:     # a weak reference: no cycle between a tensor and its node
-                self._output = weakref.ref(result)
+        result = Tensor._wrap(out)
+        if grad_mode.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    self._record(inputs, result)
+                    break
         return result
+
+    def _record(self, inputs, result):
+        self.inputs = inputs
+        result.requires_grad = True
+        result.grad_fn = self
+        if self.keeps_output:     # a weak reference: no cycle between a tensor and its node
+            self._output = weakref.ref(result)
 
     def output(self):
         return self._output()

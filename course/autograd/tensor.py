@@ -6,7 +6,6 @@ back to the leaves and accumulates gradients in their `.grad`.
 """
 import numpy as np
 
-from course.autograd.grad_mode import is_grad_enabled
 
 _rng = np.random.default_rng(0)
 
