@@ -6,7 +6,7 @@ import numpy as np
 from . import _datasets2d as data
 from ._mlp import ACTIVATIONS, BoundaryTrainer, parse_hidden
 from ._ui import (CLASS_COLORS, Playground, class_colormap, display_if_in_notebook, float_slider,
-                  new_figure)
+                  new_figure, nice_ceiling)
 
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 _CLASS_COLORS = np.array(CLASS_COLORS)
@@ -170,6 +170,8 @@ class DecisionBoundaryPlayground(Playground):
         self.artists = {"heatmap": heatmap, "train_points": train_points, "test_points": test_points,
                         "train_loss": train_loss, "test_loss": test_loss, "title": title}
         self._ax_loss = ax_loss
+        self._changes(ax_map, heatmap, train_points, test_points, title)
+        self._changes(ax_loss, train_loss, test_loss)
 
     def _update_artists(self):
         trainer = self.trainer
@@ -183,8 +185,9 @@ class DecisionBoundaryPlayground(Playground):
         self.artists["train_loss"].set_data(epochs, trainer.train_losses)
         self.artists["test_loss"].set_data(epochs, trainer.test_losses)
         top = max(max(trainer.train_losses), max(trainer.test_losses))
-        self._ax_loss.set_xlim(0, max(10, len(epochs) - 1))
-        self._ax_loss.set_ylim(0, 1.05 * top if np.isfinite(top) else 10.0)
+        # rounded limits change rarely, so most redraws reuse the drawn axes
+        self._ax_loss.set_xlim(0, nice_ceiling(max(10, len(epochs) - 1)))
+        self._ax_loss.set_ylim(0, nice_ceiling(1.05 * top))
 
         test_accuracy = trainer.accuracy(self.X_test, self.y_test)
         self.artists["title"].set_text(f"p(class 1), test accuracy {100 * test_accuracy:.0f}%")

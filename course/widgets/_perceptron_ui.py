@@ -96,11 +96,12 @@ class PerceptronPlayground(Playground):
         self.redraw()
 
     def _state_to_sliders(self):
-        last = self.last_index
+        # Each slider's callback reads all three sliders, so take the values before moving any.
+        w1, w2, b, last = float(self.w[0]), float(self.w[1]), float(self.b), self.last_index
         with self.hold():
-            widen_to(self.controls["w1"], float(self.w[0]))
-            widen_to(self.controls["w2"], float(self.w[1]))
-            widen_to(self.controls["b"], float(self.b))
+            widen_to(self.controls["w1"], w1)
+            widen_to(self.controls["w2"], w2)
+            widen_to(self.controls["b"], b)
             self.last_index = last  # the slider callbacks cleared it
 
     # ---- figure ------------------------------------------------------------
@@ -125,6 +126,7 @@ class PerceptronPlayground(Playground):
         fig.tight_layout()
         self.artists = {"regions": regions, "points": points, "mistakes": mistakes, "last": last,
                         "boundary": boundary, "title": title}
+        self._changes(ax, regions, points, mistakes, last, boundary, title)
 
     def _update_artists(self):
         n = len(self.grid_axis)

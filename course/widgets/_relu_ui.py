@@ -4,7 +4,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from . import _relu_sum as rs
-from ._ui import Playground, display_if_in_notebook, float_slider, new_figure, widen_to
+from ._ui import Playground, display_if_in_notebook, float_slider, new_figure, nice_ceiling, widen_to
 
 FIT_METHODS = {
     "least squares (output weights)": "lstsq",
@@ -206,6 +206,8 @@ class ReluSumPlayground(Playground):
             ax.locator_params(nbins=5)
         fig.tight_layout()
         self.artists = {"pieces": pieces, "target": target_line, "sum": sum_line, "error_text": error_text}
+        self._changes(ax_pieces, *pieces)
+        self._changes(ax_sum, target_line, sum_line, error_text)
         self._ax_pieces, self._ax_sum = ax_pieces, ax_sum
 
     def _update_artists(self):
@@ -221,9 +223,9 @@ class ReluSumPlayground(Playground):
         self.artists["error_text"].set_text(f"max error {max_error:.3f}   mean error {mean_error:.3f}")
 
         low, high = self.target_values.min(), self.target_values.max()
-        margin = 0.15 * max(high - low, 0.5)
+        margin = 0.15 * max(high - low, 0.5)  # the target's range fixes the y axis
         self._ax_sum.set_ylim(low - margin, high + margin)
-        extent = max(np.abs(weighted[:, :n]).max(), 0.5) * 1.1
+        extent = nice_ceiling(1.1 * np.abs(weighted[:, :n]).max())  # changes rarely: no re-layout
         self._ax_pieces.set_ylim(-extent, extent)
 
         lines = [f"<b>max error</b> {max_error:.4f} &nbsp; <b>mean error</b> {mean_error:.4f} "

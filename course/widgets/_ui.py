@@ -3,8 +3,15 @@
 Why PNG in an Image widget: it behaves the same in ipywidgets 7.7.1 (Colab) and 8.x
 (JupyterLab), needs no ipympl, and tests can drive it without a browser. The figure is a
 matplotlib Figure on the Agg canvas, never registered with pyplot, so the inline backend
-does not show a second copy of it. Each redraw updates the artists' data in place and
-renders once.
+does not show a second copy of it.
+
+Why it is fast: each redraw updates the artists' data in place (set_data, set_offsets, ...)
+instead of plotting anew, and most of the drawing time goes to the parts that do not change
+(axes, ticks, labels). So the changing artists are marked "animated": a full draw leaves them
+out and is kept as a background picture; a redraw pastes the background and draws only the
+changing artists on it (blitting). The background is drawn anew only when an axis range
+changes. A consequence: `figure.savefig` would leave the changing artists out; use
+`playground.save_png(path)` to keep a picture.
 """
 
 import contextlib
@@ -12,6 +19,7 @@ import io
 import time
 
 import ipywidgets as widgets
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -36,11 +44,27 @@ def new_figure(width, height, dpi=80):
     return figure
 
 
-def render_png(figure):
-    """Draw the figure and return it as PNG bytes (light compression: speed matters more than size)."""
+def canvas_png(canvas):
+    """The canvas's current pixels as PNG bytes (light compression: speed matters more than size)."""
+    from PIL import Image
+
+    width, height = canvas.get_width_height()
+    picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    figure.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
+    picture.convert("RGB").save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def nice_ceiling(value, steps=(1.0, 2.0, 2.5, 5.0)):
+    """The smallest number step * 10^k (k an integer) that is >= value > 0: stable axis limits."""
+    value = float(value)
+    if not value > 0 or value != value or value == float("inf"):
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    for step in steps + (10.0,):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
 
 
 def in_notebook_kernel():
@@ -69,6 +93,15 @@ class Playground:
         self.redraw_seconds = []
         self._holding = 0
         self._shown_in = None
+        self._changing = []  # (axes, artist) pairs drawn on every redraw
+        self._background = None
+        self._background_key = None
+
+    def _changes(self, axes, *artists):
+        """Mark artists of `axes` as changing: they are drawn on every redraw, over the background."""
+        for artist in artists:
+            artist.set_animated(True)
+            self._changing.append((axes, artist))
 
     def redraw(self):
         """Move the state into the figure and show it; returns the PNG bytes."""
@@ -76,9 +109,30 @@ class Playground:
             return self.image.value
         started = time.perf_counter()
         self._update_artists()
-        self.image.value = render_png(self.figure)
+        self.image.value = self._render()
         self.redraw_seconds.append(time.perf_counter() - started)
         return self.image.value
+
+    def _render(self):
+        canvas = self.figure.canvas
+        key = tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes)
+        if key != self._background_key:
+            canvas.draw()  # everything that is not animated
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._background_key = key
+        else:
+            canvas.restore_region(self._background)
+        for axes, artist in self._changing:
+            axes.draw_artist(artist)
+        for axes in {id(ax): ax for ax, _ in self._changing}.values():
+            for spine in axes.spines.values():  # keep the frame above images that fill the axes
+                axes.draw_artist(spine)
+        return canvas_png(canvas)
+
+    def save_png(self, path):
+        """Write the picture shown now to a PNG file."""
+        with open(path, "wb") as file:
+            file.write(self.image.value)
 
     @contextlib.contextmanager
     def hold(self):
