@@ -353,3 +353,43 @@ def test_importing_the_core_loads_no_plotting_or_widgets():
             "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'graphviz', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_in_place_update_under_no_grad_keeps_the_leaf():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    same = w
+    with no_grad():
+        w -= 0.5 * w.grad
+    assert w is same and w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.data, [0.0, 0.0])
+    w.grad.zero_()
+    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+
+
+def test_in_place_on_a_leaf_that_requires_grad_raises():
+    w = leaf([1.0])
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w += 1
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w[0] = 3.0
+
+
+def test_in_place_on_a_graph_tensor_is_recorded():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h *= x                      # h = 2x * x
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+
+
+def test_pytorch_method_names():
+    x = leaf([[1.0, 2.0, 3.0]])
+    assert x.size() == (1, 3) and x.size(1) == 3 and x.numel() == 3
+    y = x.add(1).mul(2).sub(x).div(2).pow(2).matmul(x.t()).squeeze().clone()
+    y.backward()
+    z = x.detach()
+    assert x.grad.shape == (1, 3)
+    # y = sum_i ((x_i + 2)/2)^2 x_i  ->  dy/dx_i = (x_i + 2)/2 * x_i + ((x_i + 2)/2)^2
+    xi = z.data[0]
+    np.testing.assert_allclose(x.grad.data[0], (xi + 2) / 2 * xi + ((xi + 2) / 2) ** 2)

@@ -6,6 +6,8 @@ back to the leaves and accumulates gradients in their `.grad`.
 """
 import numpy as np
 
+from course.autograd.grad_mode import is_grad_enabled
+
 
 _rng = np.random.default_rng(0)
 
@@ -125,9 +127,9 @@ class Tensor:
     def dtype(self):
         return self.data.dtype
 
-    @property
-    def size(self):
-        return self.data.size
+    def size(self, dim=None):
+        """The shape (PyTorch's name); size(d) is the length of dimension d."""
+        return self.data.shape if dim is None else self.data.shape[dim]
 
     def numel(self):
         return self.data.size
@@ -250,12 +252,78 @@ class Tensor:
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
 
+    # ---- in place: only where no graph can see it (as PyTorch: not on a leaf that requires grad) --
+    def _in_place(self, other, ufunc, out_of_place, symbol):
+        other_requires_grad = isinstance(other, Tensor) and other.requires_grad
+        if is_grad_enabled() and (self.requires_grad or other_requires_grad):
+            if self.is_leaf and self.requires_grad:
+                raise RuntimeError(
+                    f"in-place `{symbol}=` on a leaf tensor that requires grad: the graph would lose "
+                    f"its old value. Update parameters inside `with no_grad():`, e.g. "
+                    f"`with no_grad(): w -= lr * w.grad`.")
+            return out_of_place(self, other)        # recorded as a new tensor; the name is rebound
+        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data,
+              casting="same_kind")
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place(other, np.add, Tensor.__add__, "+")
+
+    def __isub__(self, other):
+        return self._in_place(other, np.subtract, Tensor.__sub__, "-")
+
+    def __imul__(self, other):
+        return self._in_place(other, np.multiply, Tensor.__mul__, "*")
+
+    def __itruediv__(self, other):
+        return self._in_place(other, np.true_divide, Tensor.__truediv__, "/")
+
+    def zero_(self):
+        """Set every element to 0 in place (e.g. `x.grad.zero_()`)."""
+        self.data[...] = 0
+        return self
+
+    def __setitem__(self, index, value):
+        if is_grad_enabled() and self.requires_grad:
+            raise RuntimeError("assigning into a tensor that requires grad would hide the change from "
+                               "autograd; do it inside `with no_grad():` or on a detached copy.")
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
     def __getitem__(self, index):
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return ops.GetItem(index)(self)
+
+    # PyTorch's method names for the operators
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def matmul(self, other):
+        return self @ other
+
+    def neg(self):
+        return -self
+
+    def t(self):
+        return self.T
+
+    def clone(self):
+        """A copy that stays in the graph (its gradient flows back to self)."""
+        return self * 1
 
     # ---- elementwise functions -------------------------------------------------------
     def exp(self):
@@ -299,6 +367,15 @@ class Tensor:
         return ops.Reshape(shape)(self)
 
     view = reshape
+
+    def unsqueeze(self, dim):
+        dim = dim if dim >= 0 else self.ndim + 1 + dim
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        return self.reshape(self.shape[:dim] + self.shape[dim:][1:]) if self.shape[dim] == 1 else self
 
     def flatten(self, start_dim=0):
         return self.reshape(self.shape[:start_dim] + (-1,))
