@@ -3,6 +3,7 @@
 - decision_boundary_playground(): train a small network on 2-d data, TensorFlow-Playground style.
 - perceptron_playground(): move a perceptron's line by hand or by the perceptron rule.
 - relu_sum_playground(): build a function out of ReLUs, fit it, take the challenge.
+- backward_stepper(tensor): step through the backward pass of a small graph, node by node.
 
 The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
 numpy (and, for training, course.nn/optim) only. matplotlib and ipywidgets are imported the
@@ -15,6 +16,7 @@ _PLAYGROUNDS = {
     "decision_boundary_playground": "._boundary_ui",
     "perceptron_playground": "._perceptron_ui",
     "relu_sum_playground": "._relu_ui",
+    "backward_stepper": ".backward_stepper",
 }
 
 __all__ = list(_PLAYGROUNDS)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from course.autograd import Tensor, no_grad, topological_order
-from course.viz.graph import build_graph, format_array, graph_tensors
+from course.viz.graph import RANKDIRS, build_graph, format_array, graph_tensors
 
 
 @dataclass
@@ -30,7 +30,7 @@ class BackwardStep:
     - op: node.grad_fn, the op that made it; None for a leaf (nothing left to pass back).
     - upstream: d(root)/d(node), an array of node.shape.
     - inputs: op.inputs (constants included, a tensor used twice appears twice); () for a leaf.
-    - jacobians: one per input, the local Jacobian as a matrix of shape (node.size, input.size),
+    - jacobians: one per input, the local Jacobian as a matrix of shape (node.numel(), input.numel()),
       J[i, j] = d node_i / d input_j (flattened in C order); None for a constant, or for sizes
       above the trace's jacobian_limit.
     - contributions: one per input, what this step adds to the input's gradient:
@@ -71,22 +71,22 @@ def _pull_back(op, g):
 
 
 def local_jacobians(op, node, jacobian_limit=64):
-    """d(node)/d(input) for each of op's inputs, each of shape (node.size, input.size).
+    """d(node)/d(input) for each of op's inputs, each of shape (node.numel(), input.numel()).
 
     Row i is the op's backward applied to the i-th basis vector: the VJP with e_i is
     e_i^T J, the i-th row of J. None for constants and for sizes above jacobian_limit.
     """
-    wanted = [x.requires_grad and node.size <= jacobian_limit and x.size <= jacobian_limit
+    wanted = [x.requires_grad and node.data.size <= jacobian_limit and x.data.size <= jacobian_limit
               for x in op.inputs]
     if not any(wanted):
         return tuple(None for _ in op.inputs)
     rows = [[] for _ in op.inputs]
-    for i in range(node.size):
-        basis = np.zeros(node.size, dtype=node.dtype)
+    for i in range(node.data.size):
+        basis = np.zeros(node.data.size, dtype=node.dtype)
         basis[i] = 1
         for k, gx in enumerate(_pull_back(op, basis.reshape(node.shape))):
             if wanted[k]:
-                rows[k].append(np.zeros(op.inputs[k].size) if gx is None else gx.ravel())
+                rows[k].append(np.zeros(op.inputs[k].data.size) if gx is None else gx.ravel())
     return tuple(np.stack(r) if w else None for r, w in zip(rows, wanted))
 
 
@@ -100,7 +100,7 @@ def _seed(tensor, gradient):
             "backward_trace: this tensor does not require grad, so there is no backward pass to "
             "step through. Build it from leaves created with requires_grad=True.")
     if gradient is None:
-        if tensor.size != 1:
+        if tensor.data.size != 1:
             raise ValueError(
                 f"backward_trace: the tensor has shape {tensor.shape}, not one element. Reduce it "
                 f"(e.g. .sum()) or pass gradient= (d loss/d tensor, an array of shape {tensor.shape}).")
@@ -156,7 +156,7 @@ def node_labels(root):
         if t.name is not None:
             labels[id(t)] = t.name
             continue
-        if t.grad_fn is None and not t.requires_grad and t.size == 1:
+        if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
             labels[id(t)] = format_array(t.data.reshape(()), 1)
             continue
         base = t.grad_fn.name.lower() if t.grad_fn is not None else (
@@ -188,6 +188,8 @@ class BackwardStepper:
     def __init__(self, tensor, gradient=None, max_elements=6, rankdir="LR", max_nodes=100):
         import ipywidgets as widgets
 
+        if rankdir not in RANKDIRS:
+            raise ValueError(f"backward_stepper: rankdir must be one of {RANKDIRS}, got {rankdir!r}.")
         self.root = tensor
         self.steps = backward_trace(tensor, gradient)
         if len(self.steps) > max_nodes:
@@ -262,7 +264,7 @@ class BackwardStepper:
         accumulated = step.accumulated if step else {id(self.root): self.seed}
         done = {id(s.node) for s in self.steps[:position]} | {id(self.root)}
         partial = [s.node for s in self.steps if id(s.node) not in done]
-        highlight = () if step is None else (step.node,) + ((step.op,) if step.op else ())
+        highlight = () if step is None else (step.node, step.op)
         received = () if step is None else [x for x, c in zip(step.inputs, step.contributions)
                                             if c is not None]
         return build_graph(self.root, show_grad=True, show_values=True,
@@ -317,7 +319,8 @@ class BackwardStepper:
         for x, jac, c in zip(step.inputs, step.jacobians, step.contributions):
             name = html.escape(self.label(x))
             if c is None:
-                rows.append(f"<tr><td>{name}</td><td colspan='3'>constant: no gradient</td></tr>")
+                why = "a constant" if not x.requires_grad else "backward returned None for it"
+                rows.append(f"<tr><td>{name}</td><td colspan='3'>{why}: no gradient</td></tr>")
                 continue
             old = running.get(id(x))
             running[id(x)] = c if old is None else old + c
@@ -326,7 +329,7 @@ class BackwardStepper:
             else:
                 total = (f"{_code(old, self.max_elements)} + {_code(c, self.max_elements)} = "
                          f"{_code(running[id(x)], self.max_elements)} "
-                         f"<b>(fan-in: another path already brought a gradient; they add)</b>")
+                         f"<b>fan-in: gradients from different paths add</b>")
             jac_text = "<i>not computed (large)</i>" if jac is None else _code(jac, 36)
             rows.append(f"<tr><td>{name}</td><td>{jac_text}</td>"
                         f"<td>{_code(c, self.max_elements)}</td><td>{total}</td></tr>")
