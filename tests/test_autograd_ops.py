@@ -272,3 +272,38 @@ def test_second_derivatives_against_pytorch():
     (thv,) = torch.autograd.grad((tgx * torch.tensor(v0)).sum(), tx)
     np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-9)
+
+
+def torch_version_of(name, torch):
+    """The same function written for torch tensors (most lambdas above already are)."""
+    special = {
+        "maximum": lambda a, b: torch.maximum(a, b),
+        "where": lambda a, b: torch.where(
+            torch.tensor(checkerboard(tuple(torch.broadcast_shapes(a.shape, b.shape)))), a, b),
+        "softmax": lambda x: torch.softmax(x, -1),
+        "log_softmax": lambda x: torch.log_softmax(x, -1),
+    }
+    return special.get(name, {**BINARY, **UNARY}[name][0])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", [n for n in {**BINARY, **UNARY} if n != "T"])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_ops_match_pytorch(name, data):
+    torch = pytest.importorskip("torch")
+    if name in BINARY:
+        arrays = two_broadcastable(data.draw, BINARY[name][1])
+    else:
+        shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+        arrays = [data.draw(UNARY[name][1](shape))]
+    ours = [Tensor(np.array(a), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
+    out = {**BINARY, **UNARY}[name][0](*ours)
+    ref = torch_version_of(name, torch)(*theirs)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    cot = np.random.default_rng(0).standard_normal(ref.shape)
+    out.backward(Tensor(cot))
+    ref.backward(torch.tensor(cot))
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
