@@ -12,14 +12,17 @@ first time a playground is asked for, never by `import course` or `import course
 
 import importlib
 
+# Imported here, not through the lazy table below: the module has the function's name, and a
+# loaded submodule would otherwise shadow it. It needs numpy only until a stepper is built.
+from course.widgets.backward_stepper import backward_stepper
+
 _PLAYGROUNDS = {
     "decision_boundary_playground": "._boundary_ui",
     "perceptron_playground": "._perceptron_ui",
     "relu_sum_playground": "._relu_ui",
-    "backward_stepper": ".backward_stepper",
 }
 
-__all__ = list(_PLAYGROUNDS)
+__all__ = list(_PLAYGROUNDS) + ["backward_stepper"]
 
 
 def __getattr__(name):
