@@ -245,7 +245,8 @@ class BackwardStepper:
         return None if step is None else step.node
 
     def label(self, t):
-        return self.labels[id(t)]
+        """The tensor's name in the drawing and the text (HTML-escaped)."""
+        return html.escape(self.labels[id(t)])
 
     # -- drawing --
     def redraw(self):
@@ -317,7 +318,7 @@ class BackwardStepper:
         rows = ["<tr><th>input</th><th>local Jacobian</th><th>contribution</th>"
                 "<th>gradient so far</th></tr>"]
         for x, jac, c in zip(step.inputs, step.jacobians, step.contributions):
-            name = html.escape(self.label(x))
+            name = self.label(x)
             if c is None:
                 why = "a constant" if not x.requires_grad else "backward returned None for it"
                 rows.append(f"<tr><td>{name}</td><td colspan='3'>{why}: no gradient</td></tr>")
