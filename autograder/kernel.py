@@ -1,0 +1,404 @@
+"""The grading kernel: the process, started by `sandbox`, that runs one submission.
+
+It is started as root in fresh namespaces when the machine allows it (see sandbox.py); first it
+hides the course's private paths, drops to an unprivileged user, imports the libraries, takes
+the snapshot and builds the defences of `guard`. From then on it serves the grader, one command
+at a time, over a pipe (JSON lines; every answer carries the command's nonce):
+
+    {"op": "run", "kind": "setup"|"student", "code", "label", "timeout", "skip": [i, ...]}
+        runs a cell statement by statement (announcing each, so that a death is located);
+    {"op": "test", "visible", "hidden", "label", "timeout"}
+        runs a test cell in a fresh namespace with the trusted checkers;
+    {"op": "bye"}
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+class StepTimeout(BaseException):
+    """Raised in the kernel when a cell runs past its time limit."""
+
+
+class CappedWriter:
+    """A text stream keeping the first `limit` characters written to it (and counting the rest)."""
+
+    def __init__(self, limit=20000):
+        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+
+    def write(self, text):
+        if type(text) is not str:
+            return 0
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n... [{self.dropped} more characters of output not shown]"
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+class _IPythonStub:
+    """Enough of get_ipython() for notebooks: magics and shell escapes do nothing while grading."""
+
+    def run_line_magic(self, *args, **kwargs):
+        return None
+
+    def run_cell_magic(self, *args, **kwargs):
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    def getoutput(self, *args, **kwargs):
+        return []
+
+    def magic(self, *args, **kwargs):
+        return None
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _isolate(config: dict) -> list[str]:
+    """Hide private paths (mount namespace), drop privileges, set the process limit. Returns notes."""
+    import resource
+
+    notes = []
+    if os.geteuid() == 0 and config.get("mount_ns"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+        libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
+        if config.get("uid") is not None:
+            notes += _expose_python(libc, config["scratch"], MS_BIND | MS_REC)
+        for path in config["hide"]:
+            if not os.path.exists(path):
+                continue
+            target = path.encode()
+            if os.path.isdir(path):
+                ok = libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k")
+            else:
+                ok = libc.mount(b"/dev/null", target, None, MS_BIND, None)
+            if ok != 0:
+                notes.append(f"could not hide {path} (errno {ctypes.get_errno()})")
+    uid = config.get("uid")
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    nproc = config.get("nproc")
+    if nproc:
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        except (ValueError, OSError):
+            notes.append("could not limit the number of processes")
+    return notes
+
+
+def _expose_python(libc, scratch, bind_flags) -> list[str]:
+    """Make the Python installation readable after dropping privileges.
+
+    When Python lives under a directory others cannot enter (e.g. /root/.pyenv), that directory is
+    covered (in this mount namespace only) by an empty tmpfs into which the Python folders are
+    bind-mounted back: the interpreter and its libraries stay visible, the rest of it is gone.
+    """
+    needed = {os.path.realpath(p) for p in [sys.base_prefix, sys.prefix] + sys.path if p and os.path.isdir(p)}
+    blocked = {}
+    for path in needed:
+        parts = path.split(os.sep)
+        for i in range(2, len(parts)):
+            ancestor = os.sep.join(parts[:i])
+            if not os.stat(ancestor).st_mode & 0o001:
+                blocked.setdefault(ancestor, set()).add(path)
+                break
+    notes = []
+    for number, (ancestor, paths) in enumerate(sorted(blocked.items())):
+        keep = sorted(p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths))
+        staged = []
+        for k, path in enumerate(keep):
+            stage = os.path.join(scratch, f".stage{number}-{k}")
+            os.mkdir(stage)
+            libc.mount(path.encode(), stage.encode(), None, bind_flags, None)
+            staged.append((stage, path))
+        if libc.mount(b"tmpfs", ancestor.encode(), b"tmpfs", 0, b"mode=0755,size=64k") != 0:
+            notes.append(f"could not expose {ancestor}")
+            continue
+        for stage, path in staged:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            libc.mount(stage.encode(), path.encode(), None, bind_flags, None)
+            libc.umount2(stage.encode(), 2)
+            os.rmdir(stage)
+    return notes
+
+
+def skip_magics(code: str) -> str:
+    """IPython syntax does nothing while grading: a %%cell magic skips the cell, %line magics and
+    !shell lines become `pass` (the indentation is kept, so `if IN_COLAB: !pip ...` still parses)."""
+    if code.lstrip().startswith("%%"):
+        return ""
+    lines = []
+    for line in code.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _block_network_in_python():
+    """Fallback when there is no network namespace: sockets cannot be created from Python."""
+    import socket
+
+    class NoSocket(socket.socket):
+        def __init__(self, family=-1, *args, **kwargs):
+            if family in (-1, socket.AF_INET, socket.AF_INET6):
+                raise PermissionError("network access is not allowed while grading")
+            super().__init__(family, *args, **kwargs)
+    socket.socket = NoSocket
+
+
+def _import_libraries() -> list[str]:
+    """Import what notebooks use, before any student code (and before the audit hook)."""
+    names = []
+    for name in ["numpy", "numpy.testing", "numpy.linalg", "numpy.random", "math", "operator",
+                 "course", "course.autograd", "course.nn", "course.nn.functional", "course.optim",
+                 "course.gradcheck", "course.data", "course.checks", "inspect", "traceback", "warnings"]:
+        try:
+            __import__(name)
+            names.append(name)
+        except Exception:
+            pass
+    return names
+
+
+def main(argv=None) -> int:
+    config = json.loads((argv or sys.argv)[1])
+    fd_in, fd_out = config["fd_in"], config["fd_out"]
+    startup_notes = _isolate(config)
+    os.chdir(config["scratch"])
+    # stdout/stderr at the file-descriptor level go to a capped file in scratch (RLIMIT_FSIZE).
+    out = os.open(os.path.join(config["scratch"], ".output"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # writing past the file-size limit: an error, not death
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if not config.get("net_ns"):
+        _block_network_in_python()
+
+    imported = _import_libraries()
+    import ast
+    import builtins
+    import types
+
+    import numpy as np
+
+    from autograder import guard
+
+    blocked: list[str] = []
+
+    def record_block(message, _append=blocked.append, _len=len):
+        if _len(blocked) < 50:
+            _append(message)
+
+    trusted_types = []
+    for module_name, class_name in [("course.autograd", "Tensor"), ("course.nn", "Parameter")]:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(getattr(module, class_name, None), type):
+            trusted_types.append(getattr(module, class_name))
+    screen = guard.Screen(trusted_types)
+    originals = guard.disable_threads_and_signals()
+    set_timer, set_signal = originals["setitimer"], originals["signal"]
+
+    def on_alarm(signum, frame):
+        raise StepTimeout()
+
+    set_signal(signal.SIGALRM, on_alarm)
+    protected = sorted({name for name in sys.modules
+                        if name in ("builtins", "math", "operator", "signal", "_signal", "_thread", "threading",
+                                    "inspect", "traceback", "warnings")
+                        or name == "numpy" or name.startswith(("numpy.", "course", "autograder"))})
+    private = guard.PrivateModules(
+        [n for n in protected if n.startswith(("numpy", "course")) or n in ("math", "operator")],
+        screen, guard.trusted_numpy(screen))
+    private_builtins = guard.private_builtins(screen, private.importer(builtins.__import__))
+    helpers = guard.check_helpers(screen)
+    snapshot = guard.Snapshot(protected)
+    guard.install_audit_hook(record_block)
+
+    student_ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _IPythonStub,
+                  "display": lambda *objects, **kwargs: print(*objects)}
+    student_ns["get_ipython"] = lambda _stub=_IPythonStub(): _stub
+    capture = CappedWriter()
+    FunctionType, ModuleType = types.FunctionType, types.ModuleType
+    json_dumps, os_write, exc_info = json.dumps, os.write, sys.exc_info
+
+    def send(message: dict):
+        data = (json_dumps(message) + "\n").encode()
+        while data:
+            data = data[os_write(fd_out, data):]
+
+    def describe(error: BaseException) -> str:
+        kind = type(error).__name__
+        try:
+            text = error.args[0] if error.args and type(error.args[0]) is str else ""
+        except Exception:
+            text = ""
+        return f"{kind}: {text}" if text else kind
+
+    def timed_exec(code_object, namespace, timeout):
+        set_timer(signal.ITIMER_REAL, timeout)
+        try:
+            exec(code_object, namespace)
+        finally:
+            set_timer(signal.ITIMER_REAL, 0)
+
+    def with_capture(fn):
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        try:
+            return fn()
+        finally:
+            sys.stdout, sys.stderr = saved
+
+    def tamper_check() -> list[str]:
+        changes = snapshot.changes()
+        if changes:
+            snapshot.restore()
+        return changes
+
+    def run_cell(command, nonce):
+        code, kind, label = command["code"], command["kind"], command["label"]
+        code = skip_magics(code)
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as error:
+            return {"error": f"SyntaxError: {error.msg} (line {error.lineno})"}
+        skip = set(command.get("skip", []))
+        error = ""
+        deadline = float(command["timeout"])
+        for index, statement in enumerate(tree.body):
+            if index in skip:
+                continue
+            send({"nonce": nonce, "progress": index, "line": statement.lineno})
+            code_object = compile(ast.Module([statement], []), f"<{kind} {label}>", "exec")
+            try:
+                with_capture(lambda: timed_exec(code_object, student_ns, deadline))
+            except StepTimeout:
+                error = f"timed out after {deadline:g} s (line {statement.lineno})"
+                break
+            except BaseException as exception:  # SystemExit, KeyboardInterrupt included
+                error = f"{describe(exception)} (line {statement.lineno})"
+                break
+        return {"error": error}
+
+    def test_namespace():
+        namespace = {"__name__": "__test__", "__builtins__": private_builtins}
+        for name, value in list(student_ns.items()):
+            if name.startswith("__"):
+                continue
+            kind = type(value)
+            if kind is ModuleType:
+                value = private.private(value)
+            elif kind is FunctionType:
+                filename = value.__code__.co_filename
+                if filename.startswith("<setup"):
+                    value = FunctionType(value.__code__, namespace, value.__name__, value.__defaults__,
+                                         value.__closure__)
+                elif filename.startswith("<student"):
+                    value = wrap_student(value)
+            namespace[name] = value
+        namespace.update(helpers)
+        return namespace
+
+    def wrap_student(fn):
+        def student_function(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            why = screen.reason(result)
+            if why and why.startswith("an ndarray subclass"):
+                return screen.check(result, f"the value returned by {name}()")
+            return result
+        name = getattr(fn, "__name__", "function")
+        student_function.__name__ = name
+        student_function.__doc__ = fn.__doc__
+        student_function.__wrapped__ = fn
+        return student_function
+
+    def run_test(command):
+        outputs, error, part = [], "", None
+        for part_name in ("visible", "hidden"):
+            code = command[part_name]
+            if not code.strip():
+                continue
+            try:
+                code_object = guard.rewrite_test(code, f"<test {command['label']} {part_name}>")
+            except SyntaxError as exc:
+                error, part = f"SyntaxError in the test: {exc.msg}", part_name
+                break
+            namespace = test_namespace()
+            try:
+                with_capture(lambda: timed_exec(code_object, namespace, float(command["timeout"])))
+            except StepTimeout:
+                error, part = f"timed out after {command['timeout']} s", part_name
+            except BaseException as exception:
+                error, part = describe(exception), part_name
+            outputs.append((part_name, capture.take()))
+            if error:
+                break
+        return {"passed": not error, "failed_part": part, "error": error,
+                "output": dict(outputs).get("visible", "")}
+
+    # ---- serve the grader
+    reader = os.fdopen(fd_in, "rb", buffering=0)
+    buffer = b""
+    send({"nonce": config["nonce"], "ready": True, "notes": startup_notes, "imported": imported})
+    while True:
+        while b"\n" not in buffer:
+            chunk = reader.read(65536)
+            if not chunk:
+                return 0
+            buffer += chunk
+        line, _, buffer = buffer.partition(b"\n")
+        command = json.loads(line)
+        nonce = command.get("nonce")
+        if command["op"] == "bye":
+            return 0
+        del blocked[:]
+        del screen.notes[:]
+        capture.take()
+        if command["op"] == "run":
+            result = run_cell(command, nonce)
+        else:
+            result = run_test(command)
+        result["tamper"] = tamper_check()
+        if command["op"] == "run":
+            result["output"] = capture.take()
+        result["blocked"] = list(blocked)
+        result["notes"] = list(screen.notes)
+        result["nonce"] = nonce
+        result["done"] = True
+        send(result)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)
