@@ -4,11 +4,11 @@ Run from the repository root with this machine's OpenBLAS overrides unset:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_core.py
 
-Each figure is the median of several repetitions (after a warm-up), float32 throughout.
+Each figure is the best of many repetitions (after a warm-up), float32 throughout: on a
+shared, noisy machine the minimum is the most repeatable estimate of what the code costs.
 """
 import argparse
 import os
-import statistics
 import time
 
 import numpy as np
@@ -22,7 +22,7 @@ except ImportError:          # the comparison column is then left empty
     torch = None
 
 
-def median_time(fn, repeat, warmup=3):
+def best_time(fn, repeat, warmup=3):
     for _ in range(warmup):
         fn()
     times = []
@@ -30,7 +30,7 @@ def median_time(fn, repeat, warmup=3):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def conv_case(n, c, hw, f, k, rng):
@@ -120,12 +120,19 @@ def per_op_case(rng, n_ops=50):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="BLAS threads for numpy and torch alike (1 is steadier on a busy machine)")
     args = parser.parse_args()
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    except ImportError:
+        print("threadpoolctl missing: numpy's BLAS keeps its default thread count")
     if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
         print("note: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; numpy's GEMM runs at about half "
               "speed. Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.")
     if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     conv1 = conv_case(64, 1, 28, 32, 5, rng)
     conv2 = conv_case(64, 32, 12, 64, 3, rng)
@@ -141,8 +148,8 @@ def main():
                                        if torch is not None else ", torch not installed"))
     print(f"{'case':45s} {'course':>11s} {'pytorch':>11s} {'ratio':>7s} {'target':>7s}")
     for name, ours, theirs, per, target in cases:
-        t_ours = median_time(ours, args.repeat) / per
-        t_theirs = median_time(theirs, args.repeat) / per if (torch is not None and theirs) else None
+        t_ours = best_time(ours, args.repeat) / per
+        t_theirs = best_time(theirs, args.repeat) / per if (torch is not None and theirs) else None
         unit, scale = ("us", 1e6) if t_ours < 1e-3 else ("ms", 1e3)
         theirs_txt = f"{t_theirs * scale:8.2f} {unit}" if t_theirs else "       -   "
         ratio = f"{t_ours / t_theirs:6.2f}x" if t_theirs else "     - "

@@ -307,3 +307,22 @@ def test_ops_match_pytorch(name, data):
     ref.backward(torch.tensor(cot))
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
+    x = Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)     # all-zero windows, as after ReLU
+    F.max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1.0                                      # the top-left of each window
+    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+
+
+@pytest.mark.torch
+def test_max_pool_ties_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.maximum(np.random.default_rng(0).standard_normal((2, 3, 6, 6)), 0).round(1)
+    ours = Tensor(x.copy(), requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(ours, 2).sum().backward()
+    torch.nn.functional.max_pool2d(theirs, 2).sum().backward()
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())

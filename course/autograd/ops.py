@@ -208,6 +208,25 @@ class MatMul(Op):
         return ga, gb
 
 
+class Affine(Op):
+    """x @ w.T + b for 2-D x (N, in), w (out, in), b (out,): one op for the most common layer,
+    so that the bias is added in place into the product instead of into a copy."""
+
+    def forward(self, x, w, b):
+        if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],):
+            raise ValueError(f"affine: expected x (N, in), weight (out, in), bias (out,), got "
+                             f"{x.shape}, {w.shape}, {b.shape}")
+        out = _blas_ready(x) @ _blas_ready(w).T
+        out += b
+        return out
+
+    def backward(self, g):
+        x, w, b = self.inputs
+        return (g @ w if x.requires_grad else None,
+                g.T @ x if w.requires_grad else None,
+                sum_to(g, b.shape) if b.requires_grad else None)
+
+
 def _blas_ready(x):
     """numpy hands only contiguous operands to BLAS; a strided one (say a broadcast
     gradient with zero strides) would take its slow fallback loop."""

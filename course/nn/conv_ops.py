@@ -8,7 +8,7 @@ window is then a contiguous run of memory.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from course.autograd.ops import Op
+from course.autograd.ops import Affine, Op
 
 
 def output_size(size, kernel, stride=1, padding=0):
@@ -39,11 +39,24 @@ class Unfold(Op):
                 f"with padding {self.padding}")
         padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
         padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+        self.out_hw = (oh, ow)
+        if c < 4:
+            return self._columns_by_offset(padded, oh, ow)
         s0, s1, s2, s3 = padded.strides
         windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
                              (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
-        self.out_hw = (oh, ow)
         return windows.reshape(n * oh * ow, self.kh * self.kw * c)
+
+    def _columns_by_offset(self, padded, oh, ow):
+        """The same matrix, built as its transpose one kernel offset at a time: with few
+        channels a window row is too short for the strided copy to be fast."""
+        n, _, _, c = padded.shape
+        (sh, sw), channels_first = self.stride, padded.transpose(3, 0, 1, 2)
+        cols_t = np.empty((self.kh, self.kw, c, n, oh, ow), dtype=padded.dtype)
+        for i in range(self.kh):
+            for j in range(self.kw):
+                cols_t[i, j] = channels_first[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+        return cols_t.reshape(self.kh * self.kw * c, n * oh * ow).T
 
     def backward(self, g):
         n, c, h, w = self.inputs[0].shape
@@ -75,34 +88,51 @@ class Fold(Op):
         return (Unfold((self.kh, self.kw), self.stride, self.padding)(g),)
 
 
+def _window_views(x, kernel, stride, out_hw):
+    """For each kernel offset (i, j), in row-major order, the strided view of x that holds
+    that position of every window: (N, C, OH, OW) each."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    return [x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] for i in range(kh) for j in range(kw)]
+
+
 class MaxPool(Op):
     """Max over each window; the gradient goes to the window's first maximum (lecture rule).
 
-    Loops over the kh*kw offsets only, each a strided view of the whole batch.
+    Loops over the kh*kw kernel offsets only, each a strided view of the whole batch.
     """
 
     def __init__(self, kernel, stride):
-        self.kh, self.kw = kernel
-        self.stride = stride
+        self.kernel, self.stride = kernel, stride
+        self._argmax = None
 
     def forward(self, x):
+        (kh, kw), (sh, sw) = self.kernel, self.stride
         n, c, h, w = x.shape
-        sh, sw = self.stride
-        oh, ow = output_size(h, self.kh, sh), output_size(w, self.kw, sw)
+        oh, ow = output_size(h, kh, sh), output_size(w, kw, sw)
         if oh < 1 or ow < 1:
-            raise ValueError(f"max_pool2d: a {self.kh}x{self.kw} window does not fit in {h}x{w}")
-        best = x[:, :, 0:sh * oh:sh, 0:sw * ow:sw].copy()
-        self.argmax = np.zeros(best.shape, dtype=np.int16)
-        for k in range(1, self.kh * self.kw):
-            i, j = divmod(k, self.kw)
-            view = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
-            greater = view > best                  # strictly greater: ties keep the first
-            np.copyto(best, view, where=greater)
-            self.argmax[greater] = k
+            raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit in {h}x{w}")
+        views = _window_views(x, self.kernel, self.stride, (oh, ow))
+        best = views[0].copy()
+        for view in views[1:]:
+            np.maximum(best, view, out=best)
+        self.best = best
         return best
 
+    def argmax(self):
+        """Which offset holds each window's first maximum (computed once, when needed)."""
+        if self._argmax is None:
+            views = _window_views(self.inputs[0].data, self.kernel, self.stride, self.best.shape[2:])
+            argmax = np.zeros(self.best.shape, dtype=np.int16)
+            found = views[0] == self.best
+            for k, view in enumerate(views[1:], start=1):
+                hit = (view == self.best) & ~found
+                np.copyto(argmax, k, where=hit)
+                found |= hit
+            self._argmax = argmax
+        return self._argmax
+
     def backward(self, g):
-        return (PoolScatter(self.argmax, self.inputs[0].shape, (self.kh, self.kw), self.stride)(g),)
+        return (PoolScatter(self.argmax(), self.inputs[0].shape, self.kernel, self.stride)(g),)
 
 
 class PoolScatter(Op):
@@ -114,12 +144,14 @@ class PoolScatter(Op):
         self.argmax, self.shape, self.kernel, self.stride = argmax, shape, kernel, stride
 
     def forward(self, g):
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        oh, ow = g.shape[2:]
         dx = np.zeros(self.shape, dtype=g.dtype)
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += np.where(self.argmax == k, g, 0)
+        views = _window_views(dx, self.kernel, self.stride, g.shape[2:])
+        overlapping = any(k > s for k, s in zip(self.kernel, self.stride))
+        for k, view in enumerate(views):
+            if overlapping:
+                view += g * (self.argmax == k)
+            else:                       # disjoint windows: write straight into dx
+                np.multiply(g, self.argmax == k, out=view)
         return dx
 
     def backward(self, g):
@@ -135,12 +167,9 @@ class PoolGather(Op):
         self.argmax, self.kernel, self.stride = argmax, kernel, stride
 
     def forward(self, x):
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        oh, ow = self.argmax.shape[2:]
         out = np.zeros(self.argmax.shape, dtype=x.dtype)
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            np.copyto(out, x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw], where=self.argmax == k)
+        for k, view in enumerate(_window_views(x, self.kernel, self.stride, self.argmax.shape[2:])):
+            np.copyto(out, view, where=self.argmax == k)
         return out
 
     def backward(self, g):
@@ -169,9 +198,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     cols = unfold(x)                                             # (N*OH*OW, KH*KW*C)
     oh, ow = unfold.out_hw
     kernel_rows = weight.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
-    out = cols @ kernel_rows.T                                   # (N*OH*OW, F)
-    if bias is not None:
-        out = out + bias
+    if bias is None:
+        out = cols @ kernel_rows.T                               # (N*OH*OW, F)
+    else:
+        out = Affine()(cols, kernel_rows, bias)
     return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
 
 

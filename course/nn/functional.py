@@ -110,8 +110,12 @@ def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: x has {x.shape[-1]} features (shape {x.shape}) but weight "
                          f"expects {weight.shape[-1]} (shape {weight.shape}, i.e. (out, in))")
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    if bias is None:
+        return x @ weight.T
+    if x.ndim == 2:
+        return ops.Affine()(x, weight, _t(bias))
+    flat = ops.Affine()(x.reshape(-1, x.shape[-1]), weight, _t(bias))
+    return flat.reshape(x.shape[:-1] + (weight.shape[0],))
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
