@@ -1,0 +1,92 @@
+"""The `course` command line: release assignments and grade submissions.
+
+    course release [ASSIGNMENT]     solutions/ -> assignments/ (all assignments by default)
+    course collect|grade|feedback|export|check ...   the grading pipeline (package `autograder`)
+
+Everything heavy (jupytext, nbgrader) is imported only when its subcommand runs.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+GRADING_COMMANDS = {
+    "collect": "gather submissions (a folder or an LMS zip) into submitted/",
+    "grade": "autograde the collected submissions",
+    "feedback": "write feedback for students (without hidden tests)",
+    "export": "export grades (CSV, results.json)",
+    "check": "check a notebook or submission before grading",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course", description="The course command line: release assignments and grade submissions.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    release = commands.add_parser(
+        "release", help="generate assignments/ from solutions/ with nbgrader",
+        description="Sync the jupytext sources, check them, and generate the student release.")
+    release.add_argument("assignment", nargs="?", help="e.g. 01_perceptron (default: all)")
+
+    for name, summary in GRADING_COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary, add_help=False)
+        # Listed here for `course --help`; main() hands their arguments to autograder.cli as they are.
+        sub.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import ReleaseError, release
+
+    try:
+        release(args.assignment)
+    except ReleaseError as error:
+        print(f"course release: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _grading(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module("autograder.cli")
+    except ModuleNotFoundError as error:
+        if error.name not in ("autograder", "autograder.cli"):
+            raise
+        print(f"course {args.command}: the grading commands are not available in this "
+              "installation (autograder/cli.py is missing). Only `course release` works for now.",
+              file=sys.stderr)
+        return 2
+    command = getattr(module, args.command, None)
+    if command is None:
+        print(f"course {args.command}: autograder.cli has no function {args.command!r} yet.",
+              file=sys.stderr)
+        return 2
+    result = command(args)
+    return int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `course` console script.
+
+    Inputs:
+    - argv: arguments without the program name (default: sys.argv[1:]).
+
+    Returns:
+    - int exit status. Grading subcommands call `autograder.cli.<command>(args)` with the parsed
+      namespace: `args.command` is the subcommand, `args.argv` the list of its remaining arguments.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in GRADING_COMMANDS:
+        # Passed through untouched, options included: autograder.cli parses them.
+        return _grading(argparse.Namespace(command=argv[0], argv=argv[1:]))
+    args = build_parser().parse_args(argv)
+    if args.command == "release":
+        return _release(args)
+    return _grading(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
