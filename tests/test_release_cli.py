@@ -1,0 +1,169 @@
+"""The `course` command line, the Colab links and the release script's building blocks."""
+import shutil
+import sys
+import tomllib
+import types
+
+import nbformat
+import pytest
+
+import autograder.release as release_module
+from autograder.release import ReleaseError, normalize, release, sync_notebook
+from course import cli
+from course.colab import REPO_URL, badge_markdown, colab_url
+from nbgrader_harness import ROOT
+
+
+# ---------------------------------------------------------------------------------------------
+# course.colab
+
+
+def test_colab_url_points_at_the_notebook_in_the_repository():
+    url = colab_url("assignments/01_perceptron/01_perceptron.ipynb")
+    owner_repo = REPO_URL.split("github.com/")[1]
+    assert url == ("https://colab.research.google.com/github/" + owner_repo
+                   + "/blob/main/assignments/01_perceptron/01_perceptron.ipynb")
+    assert badge_markdown("a/b.ipynb").startswith("[![Open in Colab](")
+    assert badge_markdown("a/b.ipynb").endswith(f"({colab_url('a/b.ipynb')})")
+
+
+@pytest.mark.parametrize("bad", ["/abs/path.ipynb", "../outside.ipynb", "notes.py"])
+def test_colab_url_rejects_paths_outside_the_repository_or_not_notebooks(bad):
+    with pytest.raises(ValueError, match="relative path to an .ipynb"):
+        colab_url(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# course.cli
+
+
+def test_console_script_is_declared():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["course"] == "course.cli:main"
+
+
+def test_release_subcommand_calls_the_release_script(monkeypatch):
+    calls = []
+    monkeypatch.setattr(release_module, "release", lambda assignment: calls.append(assignment))
+    assert cli.main(["release", "01_perceptron"]) == 0
+    assert cli.main(["release"]) == 0
+    assert calls == ["01_perceptron", None]
+
+
+def test_release_subcommand_reports_a_release_error(monkeypatch, capsys):
+    def fail(assignment):
+        raise ReleaseError("no assignment 'nope'")
+    monkeypatch.setattr(release_module, "release", fail)
+    assert cli.main(["release", "nope"]) == 1
+    assert "no assignment 'nope'" in capsys.readouterr().err
+
+
+def test_grading_subcommands_pass_their_arguments_to_autograder_cli(monkeypatch):
+    received = []
+    fake = types.ModuleType("autograder.cli")
+    for name in cli.GRADING_COMMANDS:
+        setattr(fake, name, lambda args: received.append((args.command, args.argv)) or 0)
+    monkeypatch.setitem(sys.modules, "autograder.cli", fake)
+    assert cli.main(["grade", "01_perceptron", "--timeout", "30"]) == 0
+    assert cli.main(["export", "--format=csv"]) == 0
+    assert received == [("grade", ["01_perceptron", "--timeout", "30"]), ("export", ["--format=csv"])]
+
+
+def test_grading_subcommands_say_clearly_when_the_autograder_is_missing(monkeypatch, capsys):
+    def missing(name):
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    monkeypatch.setattr(cli.importlib, "import_module", missing)
+    assert cli.main(["collect", "submissions.zip"]) == 2
+    assert "autograder/cli.py is missing" in capsys.readouterr().err
+
+
+def test_grading_subcommand_not_written_yet(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "autograder.cli", types.ModuleType("autograder.cli"))
+    assert cli.main(["feedback"]) == 2
+    assert "no function 'feedback'" in capsys.readouterr().err
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ["release", *cli.GRADING_COMMANDS]:
+        assert name in out
+
+
+def test_unknown_subcommand_is_an_error():
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["publish"])
+    assert exit_info.value.code == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# autograder.release
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """A course root with nbgrader_config.py and the 01 sources (py + ipynb)."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copytree(ROOT / "solutions" / "01_perceptron", tmp_path / "solutions" / "01_perceptron")
+    return tmp_path
+
+
+def test_sync_writes_a_clean_notebook_and_is_idempotent(course_copy):
+    py_path = course_copy / "solutions" / "01_perceptron" / "01_perceptron.py"
+    ipynb = py_path.with_suffix(".ipynb")
+    nb = nbformat.read(ipynb, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="left over\n")]
+    code.execution_count = 3
+    nbformat.write(nb, ipynb)
+    assert sync_notebook(py_path) is True
+    synced = nbformat.read(ipynb, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in synced.cells if c.cell_type == "code")
+    assert [c.id for c in synced.cells][:3] == ["intro", "setup", "imports"]
+    assert synced.metadata["jupytext"] == {"formats": "ipynb,py:percent"}
+    assert sync_notebook(py_path) is False
+
+
+def test_normalize_for_students_drops_the_jupytext_pairing():
+    nb = nbformat.v4.new_notebook(metadata={"jupytext": {"formats": "ipynb,py:percent"},
+                                            "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells.append(nbformat.v4.new_code_cell("1 + 1", execution_count=4))
+    out = normalize(nb, keep_pairing=False)
+    assert "jupytext" not in out.metadata and out.metadata["kernelspec"]["name"] == "python3"
+    assert out.cells[0].execution_count is None and out.cells[0].id == "cell-0"
+
+
+def test_release_names_the_available_assignments_when_asked_for_an_unknown_one(course_copy):
+    with pytest.raises(ReleaseError, match="choose one of 01_perceptron"):
+        release("99_nothing", root=course_copy)
+
+
+def test_release_refuses_a_notebook_that_fails_the_checks(course_copy):
+    py_path = course_copy / "solutions" / "01_perceptron" / "01_perceptron.py"
+    py_path.write_text(py_path.read_text().replace('"grade_id": "test_xor_weights"', '"grade_id": "test_predict"'))
+    with pytest.raises(ReleaseError, match="grade_id already used"):
+        release("01_perceptron", root=course_copy, use_db=False)
+    assert not (course_copy / "assignments").exists()
+
+
+def test_release_writes_student_notebooks_without_solutions_or_hidden_tests(course_copy):
+    lines = []
+    released = release("01_perceptron", root=course_copy, use_db=False, log=lines.append)
+    assert released == [course_copy / "assignments" / "01_perceptron" / "01_perceptron.ipynb"]
+    assert sorted(p.name for p in released[0].parent.iterdir()) == ["01_perceptron.ipynb"]  # no .py
+    text = released[0].read_text()
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert "raise NotImplementedError" in text
+    assert "jupytext" not in nbformat.read(released[0], as_version=4).metadata
+    assert any(line.startswith("released") for line in lines)
+
+
+def test_release_module_command_line(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(release_module, "release", lambda assignment: calls.append(assignment))
+    assert release_module.main(["02_universal_approximation"]) == 0
+    assert calls == ["02_universal_approximation"]
