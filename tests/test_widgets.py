@@ -344,3 +344,31 @@ def test_shown_once_when_called_in_a_notebook_cell(monkeypatch):
 def test_not_shown_outside_a_notebook(capsys):
     relu_sum_playground()
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.slow
+def test_in_a_real_kernel_each_call_shows_one_widget_and_nothing_on_stderr():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    sources = [
+        "from course.widgets import decision_boundary_playground, perceptron_playground, relu_sum_playground",
+        "relu_sum_playground()",
+        "pg = perceptron_playground()",
+        "pg",
+        # warnings raised while the playgrounds work, whatever the kernel's filters would show
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    db = decision_boundary_playground(); db.controls['step'].click(); db.controls['noise'].value = 0.5\n"
+        "    r = relu_sum_playground(show=False); r.controls['fit'].click(); r.controls['slope 1'].value = 1\n"
+        "    p = perceptron_playground(show=False); p.controls['step'].click()\n"
+        "assert not caught, [str(w.message) for w in caught]",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+    widget_views = []
+    for cell in notebook.cells:
+        assert all(output.get("name") != "stderr" for output in cell.outputs), cell.outputs
+        widget_views.append(sum("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+                                for output in cell.outputs))
+    assert widget_views == [0, 1, 1, 1, 1]

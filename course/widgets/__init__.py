@@ -6,11 +6,27 @@
 - backward_stepper(tensor): step through the backward pass of a small graph, node by node.
 
 The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
-numpy (and, for training, course.nn/optim) only. matplotlib and ipywidgets are imported the
-first time a playground is asked for, never by `import course` or `import course.widgets`.
+numpy (and, for training, course.nn/optim) only; the most useful of their functions are
+re-exported here for notebooks. matplotlib and ipywidgets are imported the first time a
+playground is asked for, never by `import course` or `import course.widgets`.
 """
 
 import importlib
+
+from ._datasets2d import DATASETS, FEATURES, features, make_dataset, train_test_split
+from ._perceptron import mistakes, perceptron_step, predict
+from ._relu_sum import (
+    LECTURE_OFFSETS,
+    LECTURE_SLOPES,
+    LECTURE_WEIGHTS,
+    approximation_errors,
+    challenge_status,
+    fit_gradient_descent,
+    fit_output_weights,
+    lecture_function,
+    relu_pieces,
+    relu_sum,
+)
 
 # Imported here, not through the lazy table below: the module has the function's name, and a
 # loaded submodule would otherwise shadow it. It needs numpy only until a stepper is built.
@@ -22,7 +38,12 @@ _PLAYGROUNDS = {
     "relu_sum_playground": "._relu_ui",
 }
 
-__all__ = list(_PLAYGROUNDS) + ["backward_stepper"]
+__all__ = list(_PLAYGROUNDS) + [
+    "DATASETS", "FEATURES", "features", "make_dataset", "train_test_split",
+    "mistakes", "perceptron_step", "predict",
+    "LECTURE_OFFSETS", "LECTURE_SLOPES", "LECTURE_WEIGHTS", "approximation_errors", "challenge_status",
+    "fit_gradient_descent", "fit_output_weights", "lecture_function", "relu_pieces", "relu_sum",
+] + ["backward_stepper"]
 
 
 def __getattr__(name):
@@ -32,4 +53,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(list(globals()) + __all__)
+    return sorted(set(globals()) | set(__all__))
