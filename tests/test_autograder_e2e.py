@@ -252,3 +252,58 @@ def test_gradebook_holds_the_scores(graded):
     with open_gradebook(graded["course"].db_url) as gb:
         rows = {row["student"]: row["score"] for row in scores(gb, "ps1")}
     assert rows == {student: float(case[1]) for student, case in graded["cases"].items()}
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    from autograder.feedback import write_feedback
+
+    written = write_feedback(graded["course"], "ps1")
+    assert len(written) == len(graded["cases"])
+    page = (graded["root"] / "feedback" / "partly_wrong" / "ps1" / "ps1.html").read_text()
+    assert "1 / 6" not in page and "3 / 6" in page
+    blank = (graded["root"] / "feedback" / "blank" / "ps1" / "ps1.html").read_text()
+    assert "NotImplementedError" in blank
+    for path in written:
+        text = path.read_text()
+        for hidden_line in ["np.linspace(-2, 2, 9)", "x = np.arange(7.0)", "mean_square(np.zeros(3))",
+                            "HIDDEN"]:
+            assert hidden_line not in text, (path, hidden_line)
+
+
+def test_hidden_failure_gets_only_a_hint(graded, tmp_path):
+    from autograder.feedback import feedback_items
+
+    result = {"tests": [{"cell_id": "test_relu", "points": 3, "score": 0, "status": "failed",
+                         "failed_part": "hidden", "error": "AssertionError: x = np.linspace(-2, 2, 9)",
+                         "output": "secret", "hints": ["what is relu(0)?"]}]}
+    item = feedback_items(result)[0]
+    assert "linspace" not in item["message"] and "secret" not in item["output"]
+    assert "what is relu(0)?" in item["message"]
+
+
+def test_exports(graded):
+    from autograder.export import export_csv, export_gradescope
+
+    target = export_csv(graded["course"], "ps1", graded["root"] / "grades.csv")
+    rows = {line.split(",")[0]: line.split(",") for line in target.read_text().splitlines()[1:]}
+    assert rows["correct"][2] == "6" and rows["partly_wrong"][2] == "3"
+    assert rows["patch_builtins"][5] == "yes" and rows["correct"][5] == ""
+    written = export_gradescope(graded["course"], "ps1")
+    assert len(written) == len(graded["cases"])
+    data = json.loads((graded["root"] / "autograded" / "partly_wrong" / "ps1" / "results.json").read_text())
+    assert data["score"] == 3 and {t["max_score"] for t in data["tests"]} == {1, 2, 3}
+    assert [t["status"] for t in data["tests"]] == ["passed", "failed", "passed"]
+
+
+def test_grading_again_reuses_results_and_keeps_the_gradebook(graded):
+    import time
+
+    db = graded["root"] / "gradebook.db"
+    before = sqlite3.connect(db).execute(
+        "select id, auto_score from grade order by id").fetchall()
+    started = time.monotonic()
+    results = grade_class(graded["course"], "ps1", jobs=2, limits=LIMITS, progress=False)
+    assert time.monotonic() - started < 30
+    after = sqlite3.connect(db).execute("select id, auto_score from grade order by id").fetchall()
+    assert before == after
+    assert {r["student"]: r["score"] for r in results} == {s: c[1] for s, c in graded["cases"].items()}

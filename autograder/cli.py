@@ -1,0 +1,158 @@
+"""The grading commands of `course` (course/cli.py hands each one its arguments):
+
+    course collect ASSIGNMENT SOURCE                 a folder or an LMS zip -> submitted/
+    course grade ASSIGNMENT [--jobs N] [--timeout S] [--memory MB] [--force] [--student ID ...]
+    course feedback ASSIGNMENT                       feedback/<student>/<assignment>/<nb>.html
+    course export ASSIGNMENT [--format csv|gradescope] [--output FILE]
+    course check [NOTEBOOK]                          a student's own check of the visible tests
+
+Each function takes the argparse Namespace built by course/cli.py (`command`, `argv`) and
+returns the exit status. `--course DIR` (default: the current directory) picks the course root.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parse(args, build) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"course {getattr(args, 'command', '')}".strip())
+    parser.add_argument("--course", default=None, help="course root (default: current directory)")
+    build(parser)
+    if hasattr(args, "argv"):
+        return parser.parse_args(list(args.argv))
+    return args
+
+
+def _course(options):
+    from .course_dir import Course
+
+    return Course.at(options.course)
+
+
+def collect(args) -> int:
+    def build(p):
+        p.add_argument("assignment")
+        p.add_argument("source", help="a folder or a zip of downloaded notebooks")
+    options = _parse(args, build)
+    from .collect import collect as run
+
+    try:
+        report = run(_course(options), options.assignment, options.source)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"course collect: {error}", file=sys.stderr)
+        return 1
+    print(report.text())
+    return 0
+
+
+def grade(args) -> int:
+    def build(p):
+        p.add_argument("assignment")
+        p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+        p.add_argument("--memory", type=int, default=2048, help="MB of memory per submission (default 2048)")
+        p.add_argument("--force", action="store_true", help="regrade even up-to-date results")
+        p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+        p.add_argument("--dask", metavar="ADDRESS", help="grade on a dask.distributed scheduler")
+    options = _parse(args, build)
+    from .batch import grade_class, summary_table
+    from .sandbox import Limits
+
+    executor = None
+    if options.dask:
+        from distributed import Client
+
+        executor = Client(options.dask)
+    limits = Limits(timeout=options.timeout, memory_mb=options.memory)
+    try:
+        results = grade_class(_course(options), options.assignment, jobs=options.jobs, executor=executor,
+                              limits=limits, force=options.force, students=options.student)
+    except FileNotFoundError as error:
+        print(f"course grade: {error}", file=sys.stderr)
+        return 1
+    print(summary_table(results))
+    return 0
+
+
+def feedback(args) -> int:
+    def build(p):
+        p.add_argument("assignment")
+    options = _parse(args, build)
+    from .feedback import write_feedback
+
+    written = write_feedback(_course(options), options.assignment)
+    print(f"wrote {len(written)} feedback file(s)")
+    return 0
+
+
+def export(args) -> int:
+    def build(p):
+        p.add_argument("assignment")
+        p.add_argument("--format", choices=["csv", "gradescope"], default="csv")
+        p.add_argument("--output", default=None, help="CSV file (default: grades-<assignment>.csv)")
+    options = _parse(args, build)
+    from .export import export_csv, export_gradescope
+
+    course = _course(options)
+    if options.format == "csv":
+        target = export_csv(course, options.assignment,
+                            options.output or course.root / f"grades-{options.assignment}.csv")
+        print(f"wrote {target}")
+    else:
+        written = export_gradescope(course, options.assignment)
+        print(f"wrote {len(written)} results.json file(s)")
+    return 0
+
+
+def check(args) -> int:
+    def build(p):
+        p.add_argument("notebook", nargs="?", help="the notebook to check (in Colab: the open one)")
+        p.add_argument("--timeout", type=float, default=60.0)
+    options = _parse(args, build)
+    path = Path(options.notebook) if options.notebook else _colab_notebook()
+    if path is None or not path.is_file():
+        print("course check: give the notebook to check, e.g. `course check 01_perceptron.ipynb`",
+              file=sys.stderr)
+        return 1
+    result = check_notebook(path, timeout=options.timeout)
+    return 0 if result["score"] == result["max_score"] else 1
+
+
+def check_notebook(path, timeout: float = 60.0) -> dict:
+    """Run a student's notebook and its visible tests in the sandbox; print what passed and what to fix."""
+    from .grade import grade_submission
+    from .model import load_source
+    from .sandbox import Limits
+
+    source = load_source(path)   # a released notebook: its tests are the visible ones
+    result = grade_submission(path, source, Limits(timeout=timeout))
+    for test in result["tests"]:
+        mark = "PASS" if test["status"] == "passed" else "FAIL"
+        print(f"{mark}  {test['cell_id']} ({test['score']:g}/{test['points']:g})")
+        if test["status"] != "passed" and test["error"]:
+            print("      " + test["error"].replace("\n", "\n      "))
+    for cell in result["cells"]:
+        if cell["error"]:
+            print(f"note  {cell['label']}: {cell['error']}")
+    print(f"visible tests: {result['score']:g}/{result['max_score']:g} points "
+          "(hidden tests are graded later)")
+    return result
+
+
+def _colab_notebook() -> Path | None:
+    """In Colab the notebook is not on disk: ask the front end for it and save a copy."""
+    try:
+        from google.colab import _message  # type: ignore
+    except ImportError:
+        return None
+    reply = _message.blocking_request("get_ipynb", request="", timeout_sec=30)
+    if not reply or "ipynb" not in reply:
+        return None
+    import json
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "notebook.ipynb"
+    path.write_text(json.dumps(reply["ipynb"]))
+    return path
