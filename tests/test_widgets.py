@@ -199,6 +199,8 @@ def test_perceptron_step_button_applies_the_rule_and_moves_the_sliders(perceptro
     np.testing.assert_allclose(perceptron.artists["last"].get_offsets(), X[[first_wrong]])
     for _ in range(200):
         click(perceptron, "step")
+        if perceptron.last_index is None:
+            break
     assert len(perceptron.artists["mistakes"].get_offsets()) == 0  # AND is separable
     click(perceptron, "reset")
     assert (perceptron.controls["w1"].value, perceptron.controls["w2"].value,
