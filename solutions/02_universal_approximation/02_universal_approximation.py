@@ -293,6 +293,12 @@ axes[2].legend()
 # `nn.Sequential(nn.Linear(1, width), nn.ReLU(), nn.Linear(width, 1))` and minimise the mean
 # squared error on samples of $f$ with Adam, all gradients coming from `backward()`.
 
+# %% nbgrader={"grade": false, "grade_id": "network-output", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def network_output(model, x):
+    """Evaluate a 1-input, 1-output network at the points x of shape (N,); returns shape (N,)."""
+    return model(Tensor(np.asarray(x, dtype=np.float32).reshape(-1, 1))).data.reshape(-1).astype(float)
+
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 3 (3 points): fit a one-hidden-layer ReLU network
 #
@@ -334,10 +340,6 @@ def fit_relu_network(x, y, width, steps=1000, lr=0.01, seed=0):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_fit_relu_network", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-def network_output(model, x):
-    return model(Tensor(np.asarray(x, dtype=np.float32).reshape(-1, 1))).data.reshape(-1).astype(float)
-
-
 x_train = np.linspace(0.0, np.pi, 100)
 model, losses = fit_relu_network(x_train, np.sin(x_train), width=16, steps=1000)
 assert len(losses) == 1000, f"one loss per step expected, got {len(losses)}"
