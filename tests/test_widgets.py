@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib")
 
 from course.widgets import decision_boundary_playground, perceptron_playground, relu_sum_playground  # noqa: E402
 from course.widgets import _datasets2d as data  # noqa: E402
-from course.widgets import _ui  # noqa: E402
+from course.widgets import _display, _ui  # noqa: E402
 
 REDRAW_BUDGET = 0.100  # seconds, median over a series of slider changes
 
@@ -327,7 +327,7 @@ def test_relu_redraw_is_fast(relus):
 def test_shown_once_when_called_in_a_notebook_cell(monkeypatch):
     shown, count = [], {"value": 7}
     monkeypatch.setattr(_ui, "in_notebook_kernel", lambda: True)
-    monkeypatch.setattr(_ui, "_execution_count", lambda: count["value"])
+    monkeypatch.setattr(_display, "_execution_count", lambda: count["value"])
     monkeypatch.setattr(_ui.Playground, "show", lambda self: shown.append(self))
     import IPython.display
 

@@ -17,8 +17,12 @@ FREED_MESSAGE = (
     "recompute the forward pass.")
 
 
-def topological_order(roots):
-    """Tensors that need a gradient, each after all of its inputs (roots last)."""
+def topological_order(roots, include_constants=False):
+    """Tensors that need a gradient, each after all of its inputs (roots last).
+
+    include_constants: also list the inputs that need no gradient (for drawing the graph).
+    An op's inputs are visited first to last, so the order reads like the code.
+    """
     order, seen = [], set()
     stack = [(root, False) for root in roots]
     while stack:
@@ -31,8 +35,8 @@ def topological_order(roots):
         seen.add(id(t))
         stack.append((t, True))
         if t.grad_fn is not None:
-            for x in t.grad_fn.inputs:
-                if x.requires_grad and id(x) not in seen:
+            for x in reversed(t.grad_fn.inputs):
+                if (include_constants or x.requires_grad) and id(x) not in seen:
                     stack.append((x, False))
     return order
 

@@ -7,7 +7,7 @@ backward runs against them. A tensor used twice has two arrows leaving it.
 """
 import numpy as np
 
-from course.autograd import Tensor
+from course.autograd import Tensor, topological_order
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -22,27 +22,8 @@ FLOW_COLOR = "#c2410c"
 
 
 def graph_tensors(root):
-    """Every tensor `root` was computed from (constants included), each after its inputs.
-
-    Iterative depth-first search: a tensor reached along several paths is listed once, and
-    deep graphs cause no recursion error.
-    """
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t.grad_fn is not None:
-            for x in reversed(t.grad_fn.inputs):    # first input first, so x is numbered before y
-                if id(x) not in seen:
-                    stack.append((x, False))
-    return order
+    """Every tensor `root` was computed from (constants included), each after its inputs."""
+    return topological_order([root], include_constants=True)
 
 
 def format_array(a, max_elements):

@@ -23,6 +23,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from course.widgets._display import ShowsOnce
+
 
 # Class 0 orange, class 1 blue (as in TensorFlow Playground); the maps use paler versions.
 CLASS_COLORS = ((0.90, 0.55, 0.10, 1.0), (0.15, 0.40, 0.75, 1.0))
@@ -77,7 +79,7 @@ def in_notebook_kernel():
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class Playground:
+class Playground(ShowsOnce):
     """Base of the playgrounds.
 
     Subclasses build `self.figure`, `self.controls` (name -> widget) and `self.widget`
@@ -92,7 +94,6 @@ class Playground:
     def __init__(self):
         self.redraw_seconds = []
         self._holding = 0
-        self._shown_in = None
         self._changing = []  # (axes, artist) pairs drawn on every redraw
         self._background = None
         self._background_key = None
@@ -147,30 +148,6 @@ class Playground:
 
     def _image_widget(self):
         return widgets.Image(value=b"", format="png")
-
-    def show(self):
-        """Display the playground in the notebook."""
-        from IPython.display import display
-
-        display(self.widget)
-
-    def _ipython_display_(self):
-        # The playground functions display their result once; when that result is also the
-        # cell's value, IPython would show it a second time, which this skips.
-        count = _execution_count()
-        if self._shown_in is not None and self._shown_in == count:
-            return
-        self._shown_in = count
-        self.show()
-
-
-def _execution_count():
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
-    return None if shell is None else shell.execution_count
 
 
 def display_if_in_notebook(playground, show=True):

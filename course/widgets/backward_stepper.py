@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course.widgets._display import ShowsOnce
 from course.autograd import Tensor, no_grad, topological_order
 from course.viz.graph import RANKDIRS, build_graph, format_array, graph_tensors
 
@@ -174,7 +175,7 @@ def _code(a, max_elements):
     return f"<code style='white-space: pre'>{html.escape(text)}</code>"
 
 
-class BackwardStepper:
+class BackwardStepper(ShowsOnce):
     """The backward pass of a small graph, one node per click (see backward_stepper).
 
     Attributes useful to tests and curious students:
@@ -204,7 +205,6 @@ class BackwardStepper:
         self.position = 0
         self.redraw_seconds = []
         self._drawings = {}
-        self._shown_in = None
 
         self.buttons = {name: widgets.Button(description=name.capitalize())
                         for name in ("back", "next", "reset")}
@@ -336,29 +336,8 @@ class BackwardStepper:
                         f"<td>{_code(c, self.max_elements)}</td><td>{total}</td></tr>")
         return "<table>" + "".join(rows) + "</table>"
 
-    # -- display --
-    def show(self):
-        from IPython.display import display
-
-        display(self.widget)
-
-    def _ipython_display_(self):
-        # backward_stepper() displays its result once; when that result is also the cell's
-        # value, IPython would show it a second time, which this skips.
-        count = _execution_count()
-        if self._shown_in is not None and self._shown_in == count:
-            return
-        self._shown_in = count
-        self.show()
 
 
-def _execution_count():
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
-    return None if shell is None else shell.execution_count
 
 
 def _in_notebook_kernel():
