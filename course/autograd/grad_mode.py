@@ -39,32 +39,32 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class _FixedMode(set_grad_enabled):
+    """set_grad_enabled with the mode fixed by the subclass; also usable as a bare decorator."""
+
+    MODE = True
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if callable(fn):                  # @no_grad without parentheses
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(self.MODE)
+
+
+class no_grad(_FixedMode):
     """Operations inside are not recorded: for parameter updates and evaluation.
 
     `with no_grad(): ...`, `@no_grad()` and `@no_grad` all work.
     """
 
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if callable(fn):
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(False)
+    MODE = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_FixedMode):
     """Turns recording back on, e.g. inside a `no_grad` block."""
 
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if callable(fn):
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(True)
+    MODE = True
