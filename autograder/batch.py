@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import gradebook
 from .course_dir import Course
-from .grade import file_sha256, grade_job, source_sha256
+from .grade import file_sha256, grade_job, profile_imports, source_sha256
 from .model import load_source
 from .sandbox import Limits
 
@@ -107,6 +107,12 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
                               "path": str(path), "source_path": str(source_path), "limits": asdict(limits),
                               "hide": hide, "files": files, "result_path": str(result_path)})
 
+    preload = {}
+    for notebook in {job["notebook"] for job in jobs_todo}:
+        preload[notebook] = _preload(course, assignment, notebook, sources[notebook],
+                                     dict(zip(sources, source_paths))[notebook], limits, hide, files)
+    for job in jobs_todo:
+        job["preload"] = preload[job["notebook"]]
     bar = Progress(len(jobs_todo), enabled=progress)
     if jobs_todo:
         own_executor = executor is None
@@ -143,6 +149,26 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
                 gradebook.record(gb, assignment, result["student"], result["notebook"], result,
                                  _timestamp(course, result["student"], assignment))
     return sorted(results, key=lambda r: (r["student"], r["notebook"]))
+
+
+def _preload(course, assignment, notebook, source, source_path, limits, hide, files) -> list[str]:
+    """The modules to load in every kernel before student code: found by running the instructor's
+    notebook once (see grade.profile_imports), remembered per version of the source."""
+    cache = course.root / course.autograded_dir / f".preload-{assignment}-{notebook}-{source_sha256(source)[:16]}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    modules = profile_imports(source_path, limits, [Path(p) for p in hide], [Path(p) for p in files])
+    _write_json_list(cache, modules)
+    return modules
+
+
+def _write_json_list(path: Path, data: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
 
 
 def _timestamp(course: Course, student: str, assignment: str) -> str | None:

@@ -17,12 +17,14 @@ statement that killed it is skipped, and grading goes on: the death costs only w
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import shutil
 import time
 from pathlib import Path
 
 from .model import Source, load_source
+from .kernel import skip_magics
 from .recover import plan_for_file
 from .sandbox import Kernel, KernelDied, Limits, scratch_folder
 
@@ -45,6 +47,22 @@ def source_sha256(source: Source) -> str:
     return digest.hexdigest()
 
 
+def imported_modules(source: Source) -> list[str]:
+    """Modules the instructor's cells import (absolute imports only): the kernel loads them first."""
+    names = []
+    for cell in source.cells:
+        try:
+            tree = ast.parse(skip_magics(cell.code))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+    return list(dict.fromkeys(names))
+
+
 def _test_record(cell, status, error="", output="", failed_part=None):
     return {"cell_id": cell.cell_id, "points": cell.points,
             "score": cell.points if status == STATUS_PASSED else 0.0, "status": status,
@@ -52,8 +70,41 @@ def _test_record(cell, status, error="", output="", failed_part=None):
             "hints": list(cell.hints), "has_hidden": bool(cell.hidden.strip())}
 
 
+def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: list[Path] = (),
+                    files: list[Path] = ()) -> list[str]:
+    """The modules the instructor's own notebook loads when it runs (lazy imports included).
+
+    The source runs once in the sandbox without the audit hook (it is the instructor's code); the
+    student kernels then import these modules before any student code, because some libraries
+    (matplotlib, scikit-learn) look at frames while being imported, which graded code may not.
+    """
+    source = load_source(source_path)
+    plan = plan_for_file(source_path, source)
+    scratch = scratch_folder()
+    kernel = Kernel(scratch, limits, hide=list(hide), files=list(files),
+                    preload=imported_modules(source), profile=True)
+    try:
+        kernel.start()
+        for step in plan.steps:
+            if step.kind != "test":
+                kernel.run_cell(step.kind, step.code, step.label)
+            else:
+                cell = source.by_id(step.cell_id)
+                kernel.run_test(cell.visible, cell.hidden, step.label)
+        modules = kernel.modules()
+    except (KernelDied, RuntimeError):
+        modules = []
+    finally:
+        kernel.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    skip = ("autograder", "__main__", "_", "encodings")
+    return list(dict.fromkeys(imported_modules(source) + [
+        m for m in modules if not m.startswith(skip) and ("._" not in m)]))
+
+
 def grade_submission(path: str | Path, source: Source, limits: Limits = Limits(),
-                     hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None) -> dict:
+                     hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None,
+                     preload: list[str] | None = None) -> dict:
     """Grade the notebook at path against source. Never raises for a bad submission."""
     started = time.monotonic()
     path = Path(path)
@@ -80,7 +131,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
             flags.append(f"{step_label}: {note}")
 
     scratch = scratch_folder(scratch_base)
-    kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files))
+    kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
+                    preload=imported_modules(source) if preload is None else preload)
     done: list[tuple[int, tuple]] = []   # cells that ran: (step index, skipped statements)
     restarts = 0
 
@@ -175,7 +227,7 @@ def grade_job(job: dict) -> dict:
     limits = Limits(**job["limits"])
     try:
         result = grade_submission(job["path"], source, limits, hide=[Path(p) for p in job["hide"]],
-                                  files=[Path(p) for p in job["files"]])
+                                  files=[Path(p) for p in job["files"]], preload=job.get("preload"))
     except Exception as error:  # a bug of ours must not stop the batch: report it as this one's error
         result = {"status": "error", "error": f"{type(error).__name__}: {error}", "score": 0.0,
                   "max_score": source.max_score, "tests": [

@@ -173,10 +173,11 @@ def _block_network_in_python():
     socket.socket = NoSocket
 
 
-def _import_libraries() -> list[str]:
-    """Import what notebooks use, before any student code (and before the audit hook)."""
+def _import_libraries(preload=()) -> list[str]:
+    """Import what notebooks use, before any student code (and before the audit hook): libraries
+    imported later may not look at frames, which some (matplotlib) do while being imported."""
     names = []
-    for name in ["numpy", "numpy.testing", "numpy.linalg", "numpy.random", "math", "operator",
+    for name in list(preload) + ["numpy", "numpy.testing", "numpy.linalg", "numpy.random", "math", "operator",
                  "course", "course.autograd", "course.nn", "course.nn.functional", "course.optim",
                  "course.gradcheck", "course.data", "course.checks", "inspect", "traceback", "warnings"]:
         try:
@@ -204,7 +205,7 @@ def main(argv=None) -> int:
     if not config.get("net_ns"):
         _block_network_in_python()
 
-    imported = _import_libraries()
+    imported = _import_libraries(config.get("preload", []))
     import ast
     import builtins
     import types
@@ -242,8 +243,10 @@ def main(argv=None) -> int:
     private_builtins = guard.private_builtins(screen, private.importer(builtins.__import__))
     helpers = guard.check_helpers(screen)
     snapshot = guard.Snapshot(protected)
-    guard.install_audit_hook(record_block)
+    if not config.get("profile"):
+        guard.install_audit_hook(record_block)
 
+    test_defined: dict = {}
     student_ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _IPythonStub,
                   "display": lambda *objects, **kwargs: print(*objects)}
     student_ns["get_ipython"] = lambda _stub=_IPythonStub(): _stub
@@ -326,6 +329,7 @@ def main(argv=None) -> int:
                 elif filename.startswith("<student"):
                     value = wrap_student(value)
             namespace[name] = value
+        namespace.update(test_defined)
         namespace.update(helpers)
         return namespace
 
@@ -342,8 +346,24 @@ def main(argv=None) -> int:
         student_function.__wrapped__ = fn
         return student_function
 
+    def keep_test_names(namespace, before):
+        """Names a test cell defined stay visible to later cells, as in a notebook; later test
+        cells get them from test_defined (which student code cannot reach), the student's code
+        from student_ns (unwrapped, with the real modules)."""
+        for name, value in namespace.items():
+            if name.startswith("__") or (name in before and before[name] is value):
+                continue
+            test_defined[name] = value
+            # Only plain data goes back to the student's namespace: a function or class defined by
+            # a test would hand student code its globals (the private modules and checkers).
+            if type(value) not in (FunctionType, ModuleType, type) and screen.reason(value) is None \
+                    and not callable(value):
+                student_ns[name] = value
+
     def run_test(command):
         outputs, error, part = [], "", None
+        namespace = test_namespace()
+        before = dict(namespace)
         for part_name in ("visible", "hidden"):
             code = command[part_name]
             if not code.strip():
@@ -353,7 +373,6 @@ def main(argv=None) -> int:
             except SyntaxError as exc:
                 error, part = f"SyntaxError in the test: {exc.msg}", part_name
                 break
-            namespace = test_namespace()
             try:
                 with_capture(lambda: timed_exec(code_object, namespace, float(command["timeout"])))
             except StepTimeout:
@@ -363,6 +382,7 @@ def main(argv=None) -> int:
             outputs.append((part_name, capture.take()))
             if error:
                 break
+        keep_test_names(namespace, before)
         return {"passed": not error, "failed_part": part, "error": error,
                 "output": dict(outputs).get("visible", "")}
 
@@ -381,6 +401,9 @@ def main(argv=None) -> int:
         nonce = command.get("nonce")
         if command["op"] == "bye":
             return 0
+        if command["op"] == "modules":
+            send({"nonce": nonce, "done": True, "modules": sorted(sys.modules)})
+            continue
         del blocked[:]
         del screen.notes[:]
         capture.take()

@@ -92,6 +92,7 @@ def match_cells(nb, source: Source) -> tuple[list[tuple[str | None, str]], list[
     released_test = {c.cell_id: c.visible for c in source.tests}
     instructor_text = {c.cell_id: _normal(c.code) for c in source.cells if c.kind == "setup"}
     instructor_text.update({cid: _normal(text) for cid, text in released_test.items()})
+    full_test = {c.cell_id: _normal(c.code) for c in source.tests}
     matches: list[tuple[str | None, str]] = []
     recovered = 0
     for cell in nb.cells:
@@ -103,7 +104,8 @@ def match_cells(nb, source: Source) -> tuple[list[tuple[str | None, str]], list[
             matches.append((grade_id, code))
             continue
         normal = _normal(code)
-        same_text = next((cid for cid, text in instructor_text.items() if text == normal and text), None)
+        same_text = next((cid for table in (instructor_text, full_test) for cid, text in table.items()
+                          if text == normal and text), None)
         if same_text:
             matches.append((same_text, code))
             recovered += 1
@@ -134,7 +136,7 @@ def match_cells(nb, source: Source) -> tuple[list[tuple[str | None, str]], list[
         theirs = [code for cid, code in matches if cid == test.cell_id]
         if not theirs:
             flags.append(f"test cell {test.cell_id} deleted (restored from the source)")
-        elif any(_normal(code) != _normal(test.visible) for code in theirs):
+        elif any(_normal(code) not in (_normal(test.visible), _normal(test.code)) for code in theirs):
             flags.append(f"test cell {test.cell_id} edited (restored from the source)")
     for solution in source.solutions:
         count = sum(1 for cid, _ in matches if cid == solution.cell_id)

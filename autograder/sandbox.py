@@ -74,6 +74,22 @@ def isolation() -> dict:
     return {"prefix": [], "mount_ns": False, "net_ns": False, "setuid": False}
 
 
+@functools.lru_cache(maxsize=1)
+def matplotlib_cache() -> Path | None:
+    """A matplotlib config folder with its font cache built once, copied into each scratch folder
+    (building the cache takes seconds; every kernel would otherwise do it again)."""
+    folder = Path(tempfile.gettempdir()) / f"autograder-mplcache-{os.getuid()}"
+    if not any(folder.glob("fontlist*.json")):
+        folder.mkdir(exist_ok=True)
+        env = dict(os.environ, MPLCONFIGDIR=str(folder), MPLBACKEND="Agg")
+        try:
+            subprocess.run([sys.executable, "-c", "import matplotlib.pyplot"], env=env, timeout=120,
+                           capture_output=True)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return folder if any(folder.glob("fontlist*.json")) else None
+
+
 def _set_limits(limits: Limits):
     import resource
 
@@ -104,8 +120,10 @@ def kernel_env(scratch: Path) -> dict:
 class Kernel:
     """One sandboxed kernel process. Use as a context manager; restart() after a death."""
 
-    def __init__(self, scratch: Path, limits: Limits, hide: list[Path] = (), files: list[Path] = ()):
+    def __init__(self, scratch: Path, limits: Limits, hide: list[Path] = (), files: list[Path] = (),
+                 preload: list[str] = (), profile: bool = False):
         self.scratch, self.limits, self.hide, self.files = Path(scratch), limits, list(hide), list(files)
+        self.preload, self.profile = list(preload), profile
         self.proc = None
         self.notes: list[str] = []
         self.stray: list[str] = []     # lines on the result pipe that were not the kernel's
@@ -122,6 +140,10 @@ class Kernel:
                 item.unlink()
         for path in self.files:
             shutil.copy(path, self.scratch / path.name)
+        if any(name.split(".")[0] == "matplotlib" for name in self.preload):
+            cache = matplotlib_cache()
+            if cache is not None:
+                shutil.copytree(cache, self.scratch / ".mpl", dirs_exist_ok=True)
         uid = self.uid if iso["setuid"] else None
         if uid is not None:
             for root, dirs, files in os.walk(self.scratch):
@@ -133,7 +155,8 @@ class Kernel:
         nonce = secrets.token_hex(16)
         config = {"fd_in": cmd_read, "fd_out": res_write, "scratch": str(self.scratch), "nonce": nonce,
                   "hide": [str(p) for p in self.hide if p.exists()], "mount_ns": iso["mount_ns"],
-                  "net_ns": iso["net_ns"], "uid": uid, "nproc": self.limits.nproc if uid else None}
+                  "net_ns": iso["net_ns"], "uid": uid, "nproc": self.limits.nproc if uid else None,
+                  "preload": self.preload, "profile": self.profile}
         command = iso["prefix"] + [sys.executable, "-m", "autograder.kernel", json.dumps(config)]
         self.proc = subprocess.Popen(
             command, pass_fds=(cmd_read, res_write), cwd=self.scratch, env=kernel_env(self.scratch),
@@ -253,6 +276,9 @@ class Kernel:
             self.close()
             raise KernelDied(cause, progress["statement"], progress["line"])
         return answer
+
+    def modules(self) -> list[str]:
+        return self.request({"op": "modules"}, self.limits.timeout).get("modules", [])
 
     def run_cell(self, kind, code, label, skip=()):
         return self.request({"op": "run", "kind": kind, "code": code, "label": label,
