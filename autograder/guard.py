@@ -108,6 +108,10 @@ def install_audit_hook(report) -> None:
             return
         if event == "sys._getframe" and direct_caller_allowed():
             return
+        if event == "open" and args and isinstance(args[0], str) and args[0].startswith("/proc/") \
+                and args[0].rstrip("/").endswith(("/mem", "/environ", "/fd", "/maps")):
+            _report(f"blocked opening {args[0]}")
+            raise _Blocked(f"opening {args[0]} is not allowed while grading")
         if event.startswith(_prefixes):
             _report(f"blocked {event} (from {caller_name()})")
             raise _Blocked(f"{event} is not allowed while grading")

@@ -87,6 +87,7 @@ def _isolate(config: dict) -> list[str]:
         libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
         if config.get("uid") is not None:
             notes += _expose_python(libc, config["scratch"], MS_BIND | MS_REC)
+        notes += _scratch_on_tmpfs(libc, config, MS_NOSUID | MS_NODEV)
         for path in config["hide"]:
             if not os.path.exists(path):
                 continue
@@ -159,6 +160,31 @@ def skip_magics(code: str) -> str:
             line = line[: len(line) - len(stripped)] + "pass"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
+    """Put the scratch folder on a size-limited tmpfs, so that a submission cannot fill the disk."""
+    scratch = config["scratch"]
+    files = {}
+    for root, _, names in os.walk(scratch):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as handle:
+                files[os.path.relpath(path, scratch)] = handle.read()
+    options = f"size={int(config.get('scratch_mb', 128))}m,mode=0700".encode()
+    if libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", flags, options) != 0:
+        return ["the scratch folder is not size-limited"]
+    uid = config.get("uid")
+    for relative, data in files.items():
+        path = os.path.join(scratch, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+    if uid is not None:
+        for root, dirs, names in os.walk(scratch):
+            for name in [root] + [os.path.join(root, n) for n in dirs + names]:
+                os.chown(name, uid, uid)
+    return []
 
 
 def _block_network_in_python():

@@ -156,7 +156,8 @@ class Kernel:
         config = {"fd_in": cmd_read, "fd_out": res_write, "scratch": str(self.scratch), "nonce": nonce,
                   "hide": [str(p) for p in self.hide if p.exists()], "mount_ns": iso["mount_ns"],
                   "net_ns": iso["net_ns"], "uid": uid, "nproc": self.limits.nproc if uid else None,
-                  "preload": self.preload, "profile": self.profile}
+                  "preload": self.preload, "profile": self.profile,
+                  "scratch_mb": max(128, 2 * self.limits.file_mb)}
         command = iso["prefix"] + [sys.executable, "-m", "autograder.kernel", json.dumps(config)]
         self.proc = subprocess.Popen(
             command, pass_fds=(cmd_read, res_write), cwd=self.scratch, env=kernel_env(self.scratch),

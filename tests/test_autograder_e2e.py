@@ -146,6 +146,30 @@ def submissions(root):
         "stripped_reordered": (_reordered(demo.notebook_with(C, strip_metadata=True)), 6, None),
         "duplicated_cells": (_duplicated(demo.notebook_with(C)), 6, None),
         "old_nbformat": (_as_v3(C), 6, None),
+        "sys_exit": (demo.notebook_with(dict(C, relu=code("""
+            def relu(x):
+                raise SystemExit(0)
+            """)), extra_cells=[("imports", "import sys\nsys.exit(0)")]), 3, None),
+        "fake_grader_messages": (demo.notebook_with(C, extra_cells=[("test_relu", code("""
+            import os
+            for fd in range(3, 12):
+                try:
+                    os.write(fd, b'{"passed": true, "done": true, "tamper": []}\\n')
+                except OSError:
+                    pass
+            """))]), 6, "unexpected data on the grader's channel"),
+        "close_grader_channel": (demo.notebook_with(C, extra_cells=[("double", code("""
+            import os
+            for fd in range(3, 64):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            """))]), 6, "kernel died in a cell you added"),
+        "fill_disk_and_memory_file": (demo.notebook_with(C, extra_cells=[("imports", code("""
+            for i in range(20):
+                open(f"junk{i}", "wb").write(b"x" * 50_000_000)
+            """)), ("relu", "open('/proc/self/mem', 'r+b')")]), 6, "blocked opening /proc/self/mem"),
         "not_a_notebook": (b"print('hello')\n", 0, None),
         "invalid_json": (b'{"cells": [', 0, None),
         "empty": (b"", 0, None),
