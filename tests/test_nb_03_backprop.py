@@ -54,7 +54,7 @@ PROBE = {
     "neuron_grads": "[grads_neuron[k] for k in ('w0', 'x0', 'w1', 'x1', 'w2')]",
     "d_s_gates": "d_s_gates", "d_s_sigmoid": "d_s_sigmoid",
     # training and measurements
-    "worst_gradient_difference": "worst",
+    "worst_gradient_difference": "worst", "digit_worst_gradient_difference": "digit_worst",
     "spiral_accuracy": "spiral_accuracy", "digit_accuracy": "digit_accuracy",
     "forward_seconds": "forward_seconds", "backward_seconds": "backward_seconds",
     "cache_megabytes": "cache_megabytes", "weight_megabytes": "weight_megabytes",
@@ -103,6 +103,7 @@ def test_sigmoid_neuron_gradients_match_finite_differences(values):
 @pytest.mark.slow
 def test_own_backprop_matches_autograd_and_trains(values):
     assert values["worst_gradient_difference"] < 1e-8
+    assert values["digit_worst_gradient_difference"] < 1e-8
     assert values["spiral_accuracy"] >= 0.95
     assert values["digit_accuracy"] >= 0.90
 

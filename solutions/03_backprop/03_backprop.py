@@ -1108,6 +1108,12 @@ y_train, y_test = data.y_train, data.y_test
 
 digit_epochs = 2 if GRADING else 20
 digit_params = init_mlp([64, 64, 10], seed=0)
+_, digit_grads_mine = my_loss_and_grads(digit_params, x_train[:64], y_train[:64])
+_, digit_grads_auto = autograd_loss_and_grads(digit_params, x_train[:64], y_train[:64])
+digit_worst = max(np.max(np.abs(g1 - g2)) / np.max(np.abs(g2))
+                  for pair_mine, pair_auto in zip(digit_grads_mine, digit_grads_auto)
+                  for g1, g2 in zip(pair_mine, pair_auto))
+print(f"digits network: your gradients and course.autograd's differ by at most {digit_worst:.1e} (relative)")
 digit_losses = train_mlp(digit_params, my_loss_and_grads, x_train, y_train,
                          lr=0.1, epochs=digit_epochs, batch_size=32, seed=0)
 digit_accuracy = accuracy(digit_params, x_test, y_test)
