@@ -2,6 +2,7 @@
 
     course release [ASSIGNMENT]     solutions/ -> assignments/ (all assignments by default)
     course collect|grade|feedback|export|check ...   the grading pipeline (package `autograder`)
+    course demo [NAME]              a playground alone on a page, served by Voila (course.demos)
 
 Everything heavy (jupytext, nbgrader) is imported only when its subcommand runs.
 """
@@ -30,6 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
         "release", help="generate assignments/ from solutions/ with nbgrader",
         description="Sync the jupytext sources, check them, and generate the student release.")
     release.add_argument("assignment", nargs="?", help="e.g. 01_perceptron (default: all)")
+
+    from course.demos import demo_names
+
+    demo = commands.add_parser(
+        "demo", help="serve a playground as a standalone page (Voila, code hidden) for a lecture",
+        description="Serve a playground alone on a page with Voila, code hidden, for projecting.")
+    demo.add_argument("name", nargs="?", choices=demo_names(), metavar="NAME",
+                      help=f"one of {', '.join(demo_names())} (default: a page listing them all)")
+    demo.add_argument("--port", type=int, help="port to listen on (default: 8866)")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--theme", choices=["light", "dark"], help="page theme")
 
     for name, summary in GRADING_COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary, add_help=False)
@@ -68,6 +80,16 @@ def _grading(args: argparse.Namespace) -> int:
     return int(result or 0)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from course.demos import serve
+
+    try:
+        return serve(args.name, port=args.port, open_browser=not args.no_browser, theme=args.theme)
+    except (ValueError, RuntimeError) as error:
+        print(f"course demo: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `course` console script.
 
@@ -85,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "release":
         return _release(args)
+    if args.command == "demo":
+        return _demo(args)
     return _grading(args)
 
 
