@@ -273,6 +273,8 @@ def main(argv=None) -> int:
         guard.install_audit_hook(record_block)
 
     test_defined: dict = {}
+    setup_values: dict = {}
+    from time import monotonic
     student_ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _IPythonStub,
                   "display": lambda *objects, **kwargs: print(*objects)}
     student_ns["get_ipython"] = lambda _stub=_IPythonStub(): _stub
@@ -323,25 +325,45 @@ def main(argv=None) -> int:
             return {"error": f"SyntaxError: {error.msg} (line {error.lineno})"}
         skip = set(command.get("skip", []))
         error = ""
-        deadline = float(command["timeout"])
+        timeout = float(command["timeout"])
+        end = monotonic() + timeout
         for index, statement in enumerate(tree.body):
             if index in skip:
                 continue
             send({"nonce": nonce, "progress": index, "line": statement.lineno})
             code_object = compile(ast.Module([statement], []), f"<{kind} {label}>", "exec")
             try:
-                with_capture(lambda: timed_exec(code_object, student_ns, deadline))
+                with_capture(lambda: timed_exec(code_object, student_ns, max(0.01, end - monotonic())))
             except StepTimeout:
-                error = f"timed out after {deadline:g} s (line {statement.lineno})"
+                error = f"timed out after {timeout:g} s (line {statement.lineno})"
                 break
             except BaseException as exception:  # SystemExit, KeyboardInterrupt included
                 error = f"{describe(exception)} (line {statement.lineno})"
                 break
+            if kind == "setup":
+                for name in bound_names(statement):
+                    if name in student_ns:
+                        setup_values[name] = student_ns[name]
         return {"error": error}
 
+    def bound_names(statement) -> list[str]:
+        """Names a top-level statement of an instructor cell binds (imports, defs, assignments)."""
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            return [(alias.asname or alias.name).split(".")[0] for alias in statement.names]
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return [statement.name]
+        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        return []
+
     def test_namespace():
+        """Student names, then what the instructor's setup cells bound (a student who rebinds `np`
+        or a checker does not change what tests use), then names earlier tests defined."""
         namespace = {"__name__": "__test__", "__builtins__": private_builtins}
-        for name, value in list(student_ns.items()):
+        merged = dict(student_ns)
+        merged.update(setup_values)
+        for name, value in list(merged.items()):
             if name.startswith("__"):
                 continue
             kind = type(value)

@@ -235,6 +235,7 @@ class Kernel:
             if ready:
                 chunk = os.read(self._res_read, 1 << 20)
                 if not chunk:
+                    self._eof = True
                     return None
                 self._buffer += chunk
                 if len(self._buffer) > 64 << 20:
@@ -270,10 +271,10 @@ class Kernel:
             os.write(self._cmd_write, (json.dumps(dict(command, nonce=nonce)) + "\n").encode())
         except OSError:
             raise KernelDied(self._death_cause(), None, None)
+        self._eof = False
         answer = self._read_message(nonce, time.monotonic() + timeout + self.limits.grace, on_progress)
         if answer is None:
-            running = self.proc.poll() is None
-            cause = f"did not finish within {timeout:g} s" if running else self._death_cause()
+            cause = self._death_cause() if self._eof else f"did not finish within {timeout:g} s"
             self.close()
             raise KernelDied(cause, progress["statement"], progress["line"])
         return answer

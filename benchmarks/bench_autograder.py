@@ -86,9 +86,9 @@ def main(argv=None) -> int:
         results = grade_class(Course.at(ours_root), options.module, jobs=options.jobs,
                               limits=Limits(timeout=60), progress=False)
         ours = time.perf_counter() - started
-        scores = sorted({r["score"] for r in results})
+        seen = sorted({r["score"] for r in results})
         print(f"course grade --jobs {options.jobs}: {options.n} submissions in {ours:.1f} s "
-              f"= {options.n / ours * 60:.1f} per minute (scores seen: {scores})")
+              f"= {options.n / ours * 60:.1f} per minute (scores seen: {seen})")
 
         if not options.skip_nbgrader:
             started = time.perf_counter()

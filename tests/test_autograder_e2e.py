@@ -48,6 +48,14 @@ def submissions(root):
                 numpy.core.numeric.isclose = lambda *a, **k: True
                 return x
             """))), 4, "tampering in test cell test_double"),
+        "rebind_numpy_name": (demo.notebook_with(dict(C, double=code("""
+            class AlwaysTrue:
+                def __getattr__(self, name):
+                    return lambda *args, **kwargs: True
+            np = AlwaysTrue()
+            def double(x):
+                return x
+            """))), 0, None),   # the student's own functions use the fake np; the tests do not
         "patch_builtins": (demo.notebook_with(dict(C, mean_square=code("""
             import builtins
             builtins.abs = lambda x: 0.0
