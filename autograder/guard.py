@@ -31,6 +31,21 @@ import types
 
 import numpy as np
 
+# The functions of this module look builtins up in a private copy taken at import time (before
+# any student code), so that replacing builtins.set or builtins.type cannot change how they work.
+__builtins__ = dict(vars(builtins))
+
+
+def sealed(source: str, names: dict) -> dict:
+    """Run source in a namespace of its own (names, and a private copy of builtins).
+
+    Objects that student code can reach (sys.stdout while capturing, the stubs that replace
+    signal and thread functions) are defined this way: their functions' __globals__ lead nowhere.
+    """
+    namespace = {"__builtins__": dict(vars(builtins)), **names}
+    exec(compile(source, "<autograder>", "exec"), namespace)
+    return namespace
+
 STUDENT_FILES = ("<student", "<setup", "<test")
 # Pure-Python modules whose functions decide verdicts: test cells get copies of their functions
 # bound to private globals. (Other course modules keep their functions: they hold state, such as
@@ -79,7 +94,7 @@ def install_audit_hook(report) -> None:
     def caller_name():
         inside.append(1)
         try:
-            frame = getframe(3)
+            frame = getframe(2)
             return f"{frame.f_code.co_filename}:{frame.f_code.co_name}"
         except Exception:
             return "?"
@@ -137,8 +152,9 @@ def disable_threads_and_signals() -> dict:
 
     originals = {"signal": _signal.signal, "setitimer": _signal.setitimer, "alarm": _signal.alarm}
 
-    def refuse(*args, **kwargs):
-        raise Blocked("threads and signal handlers are not allowed while grading")
+    refuse = sealed("def refuse(*args, **kwargs):\n"
+                    "    raise Blocked('threads and signal handlers are not allowed while grading')\n",
+                    {"Blocked": Blocked})["refuse"]
 
     for module, names in [(_thread, ["start_new_thread", "start_new", "start_joinable_thread"]),
                           (threading, ["_start_new_thread", "_start_joinable_thread"]),
@@ -605,7 +621,7 @@ class Snapshot:
         for name, module in self.modules.items():
             table = vars(module)
             self.tables.append((name, table, self._watched(table)))
-            if name.startswith(("course", "autograder")):
+            if name.startswith(("course", "json")):
                 for key, value in list(table.items()):
                     if type(value) is type and getattr(value, "__module__", "") == name:
                         # class dicts are mappingproxies: checked, restored with setattr

@@ -13,15 +13,20 @@ at a time, over a pipe (JSON lines; every answer carries the command's nonce):
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sys
+
+# Harness functions use a private copy of builtins (see guard.py).
+__builtins__ = dict(vars(builtins))
 
 
 class StepTimeout(BaseException):
     """Raised in the kernel when a cell runs past its time limit."""
 
 
+STUDENT_FACING = '''
 class CappedWriter:
     """A text stream keeping the first `limit` characters written to it (and counting the rest)."""
 
@@ -47,7 +52,7 @@ class CappedWriter:
     def take(self) -> str:
         text = "".join(self.parts)
         if self.dropped:
-            text += f"\n... [{self.dropped} more characters of output not shown]"
+            text += f"\\n... [{self.dropped} more characters of output not shown]"
         self.parts, self.size, self.dropped = [], 0, 0
         return text
 
@@ -72,6 +77,20 @@ class _IPythonStub:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+def display(*objects, **kwargs):
+    print(*objects)
+
+
+_shell = _IPythonStub()
+
+
+def get_ipython():
+    return _shell
+'''
+"""Objects student code can reach (sys.stdout while capturing, get_ipython, display): defined
+with guard.sealed, so that none of them leads to the harness's globals."""
 
 
 def _isolate(config: dict) -> list[str]:
@@ -261,8 +280,9 @@ def main(argv=None) -> int:
     set_signal(signal.SIGALRM, on_alarm)
     protected = sorted({name for name in sys.modules
                         if name in ("builtins", "math", "operator", "signal", "_signal", "_thread", "threading",
-                                    "inspect", "traceback", "warnings")
-                        or name == "numpy" or name.startswith(("numpy.", "course", "autograder"))})
+                                    "inspect", "traceback", "warnings", "json", "json.encoder",
+                                    "json.decoder", "json.scanner", "ast", "time", "os", "posix")
+                        or name == "numpy" or name.startswith(("numpy.", "course"))})
     private = guard.PrivateModules(
         [n for n in protected if n.startswith(("numpy", "course")) or n in ("math", "operator")],
         screen, guard.trusted_numpy(screen))
@@ -272,15 +292,37 @@ def main(argv=None) -> int:
     if not config.get("profile"):
         guard.install_audit_hook(record_block)
 
+    FunctionType, ModuleType = types.FunctionType, types.ModuleType
     test_defined: dict = {}
     setup_values: dict = {}
     from time import monotonic
-    student_ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _IPythonStub,
-                  "display": lambda *objects, **kwargs: print(*objects)}
-    student_ns["get_ipython"] = lambda _stub=_IPythonStub(): _stub
-    capture = CappedWriter()
-    FunctionType, ModuleType = types.FunctionType, types.ModuleType
-    json_dumps, os_write, exc_info = json.dumps, os.write, sys.exc_info
+    facing = guard.sealed(STUDENT_FACING, {})
+    # The student's namespace is the __main__ module, as in a notebook; the harness's modules leave
+    # sys.modules, so student code finds no way to them.
+    main_module = ModuleType("__main__")
+    student_ns = vars(main_module)
+    student_ns.update({"__builtins__": builtins, "get_ipython": facing["get_ipython"],
+                       "display": facing["display"]})
+    for name in [n for n in sys.modules if n == "autograder" or n.startswith("autograder.")]:
+        del sys.modules[name]
+    sys.modules["__main__"] = main_module
+    capture = facing["CappedWriter"]()
+    capture_take = capture.take
+
+    def taken() -> str:
+        """The captured output (student code may have meddled with the writer: then nothing)."""
+        try:
+            text = capture_take()
+        except Exception:
+            return ""
+        return text if type(text) is str else ""
+    json_dumps, os_write, exc_info = json.JSONEncoder().encode, os.write, sys.exc_info
+
+    def send_progress(nonce, index, line):
+        """Built without the json module: student code runs between these messages."""
+        data = ('{"nonce": "%s", "progress": %d, "line": %d}\n' % (nonce, index, line)).encode()
+        while data:
+            data = data[os_write(fd_out, data):]
 
     def send(message: dict):
         data = (json_dumps(message) + "\n").encode()
@@ -330,7 +372,7 @@ def main(argv=None) -> int:
         for index, statement in enumerate(tree.body):
             if index in skip:
                 continue
-            send({"nonce": nonce, "progress": index, "line": statement.lineno})
+            send_progress(nonce, index, statement.lineno)
             code_object = compile(ast.Module([statement], []), f"<{kind} {label}>", "exec")
             try:
                 with_capture(lambda: timed_exec(code_object, student_ns, max(0.01, end - monotonic())))
@@ -427,7 +469,7 @@ def main(argv=None) -> int:
                 error, part = f"timed out after {command['timeout']} s", part_name
             except BaseException as exception:
                 error, part = describe(exception), part_name
-            outputs.append((part_name, capture.take()))
+            outputs.append((part_name, taken()))
             if error:
                 break
         keep_test_names(namespace, before)
@@ -454,14 +496,14 @@ def main(argv=None) -> int:
             continue
         del blocked[:]
         del screen.notes[:]
-        capture.take()
+        taken()
         if command["op"] == "run":
             result = run_cell(command, nonce)
         else:
             result = run_test(command)
         result["tamper"] = tamper_check()
         if command["op"] == "run":
-            result["output"] = capture.take()
+            result["output"] = taken()
         result["blocked"] = list(blocked)
         result["notes"] = list(screen.notes)
         result["nonce"] = nonce

@@ -62,6 +62,11 @@ def submissions(root):
             def mean_square(x):
                 return 0.0
             """))), 5, "builtins.abs was replaced"),
+        "patch_json": (demo.notebook_with(C, extra_cells=[("imports", code("""
+            import json, json.encoder
+            json.encoder.JSONEncoder.encode = lambda self, o: '{"passed": true, "done": true}'
+            json.dumps = lambda *a, **k: '{"passed": true, "done": true}'
+            """))]), 6, "json.encoder.JSONEncoder.encode was replaced"),
         "patch_checker_module": (demo.notebook_with(C, extra_cells=[("imports", code("""
             import course.gradcheck as checks
             checks.assert_close = lambda *a, **k: None
@@ -79,6 +84,27 @@ def submissions(root):
             def mean_square(x):
                 return Anything()
             """))), 3, "defines __eq__"),
+        "reach_the_grader": (demo.notebook_with(dict(C, double=code("""
+            import builtins, sys
+            class Anything:
+                def __eq__(self, other): return True
+            def double(x):
+                routes = [lambda: sys.modules["autograder.guard"].Screen,
+                          lambda: sys.stdout.write.__globals__["guard"].Screen,
+                          lambda: get_ipython.__globals__["guard"].Screen,
+                          lambda: sys.modules["__main__"].guard.Screen]
+                for route in routes:
+                    try:
+                        route().reason = lambda *args, **kwargs: None
+                    except Exception:
+                        pass
+                real_set = builtins.set
+                def empty_set(*args):
+                    builtins.set = real_set          # restores itself after one call
+                    return real_set()
+                builtins.set = empty_set
+                return [Anything(), Anything()]
+            """))), 4, "defines __eq__"),
         "ndarray_subclass": (demo.notebook_with(dict(C, double=code("""
             class Agreeable(np.ndarray):
                 def __eq__(self, other): return np.ones(np.shape(other), bool)
