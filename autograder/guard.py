@@ -191,6 +191,8 @@ class Screen:
 
     def is_student_class(self, cls) -> bool:
         module = cls.__dict__.get("__module__", "") if isinstance(cls.__dict__, types.MappingProxyType) else ""
+        if type(module) is not str:      # e.g. type.__dict__["__module__"] is a descriptor
+            return False
         return module in ("__main__", "__student__") or module.startswith("<")
 
     @staticmethod
