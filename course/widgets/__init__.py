@@ -4,6 +4,7 @@
 - perceptron_playground(): move a perceptron's line by hand or by the perceptron rule.
 - relu_sum_playground(): build a function out of ReLUs, fit it, take the challenge.
 - backward_stepper(tensor): step through the backward pass of a small graph, node by node.
+- conv_explorer(): one digit through a 3x3 convolution, ReLU and pooling, with stride and padding.
 
 The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
 numpy (and, for training, course.nn/optim) only; the most useful of their functions are
@@ -36,6 +37,7 @@ _PLAYGROUNDS = {
     "decision_boundary_playground": "._boundary_ui",
     "perceptron_playground": "._perceptron_ui",
     "relu_sum_playground": "._relu_ui",
+    "conv_explorer": "._conv_ui",
 }
 
 __all__ = list(_PLAYGROUNDS) + [
