@@ -190,9 +190,18 @@ def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
             path = os.path.join(root, name)
             with open(path, "rb") as handle:
                 files[os.path.relpath(path, scratch)] = handle.read()
-    options = f"size={int(config.get('scratch_mb', 128))}m,mode=0700".encode()
-    if libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", flags, options) != 0:
-        return ["the scratch folder is not size-limited"]
+    notes = []
+    size = int(config.get("scratch_mb", 128))
+    # The world-writable folders get small empty tmpfs of their own (no filling the disk, no
+    # notes left for the next student). A scratch folder under /tmp then lives in /tmp's tmpfs.
+    for shared, megabytes in [("/tmp", size), ("/var/tmp", 16), ("/dev/shm", 16)]:
+        if os.path.isdir(shared) and libc.mount(b"tmpfs", shared.encode(), b"tmpfs", flags,
+                                                f"size={megabytes}m,mode=1777".encode()) != 0:
+            notes.append(f"{shared} is shared with the machine")
+    if os.path.realpath(scratch).startswith("/tmp/"):
+        os.makedirs(scratch, mode=0o700, exist_ok=True)
+    elif libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", flags, f"size={size}m,mode=0700".encode()) != 0:
+        return notes + ["the scratch folder is not size-limited"]
     uid = config.get("uid")
     for relative, data in files.items():
         path = os.path.join(scratch, relative)
@@ -203,7 +212,7 @@ def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
         for root, dirs, names in os.walk(scratch):
             for name in [root] + [os.path.join(root, n) for n in dirs + names]:
                 os.chown(name, uid, uid)
-    return []
+    return notes
 
 
 def _block_network_in_python():

@@ -15,6 +15,7 @@ Isolation, as far as the platform allows (`isolation()` says what this machine o
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import secrets
@@ -40,6 +41,9 @@ class Limits:
     nproc: int = 64
     startup_timeout: float = 60.0
     grace: float = 5.0
+
+
+_KERNEL_NUMBERS = itertools.count()
 
 
 class KernelDied(RuntimeError):
@@ -127,7 +131,8 @@ class Kernel:
         self.proc = None
         self.notes: list[str] = []
         self.stray: list[str] = []     # lines on the result pipe that were not the kernel's
-        self.uid = 200000 + os.getpid() % 100000
+        # A user id of its own for each kernel (processes of one worker, threads of one process).
+        self.uid = 200000 + (os.getpid() % 50000) * 16 + next(_KERNEL_NUMBERS) % 16
 
     # -- lifecycle
     def start(self):
