@@ -120,9 +120,22 @@ def check(args) -> int:
     return 0 if result["score"] == result["max_score"] else 1
 
 
-def check_notebook(path, timeout: float = 60.0) -> dict:
-    """Run a student's notebook and its visible tests in the sandbox; print what passed and what to fix."""
+def check_notebook(path=None, timeout: float = 60.0) -> dict:
+    """Run a student's notebook and its visible tests in the sandbox; print what passed and what to fix.
+
+    path: the notebook; by default the one this code runs in (Colab: fetched from the front end,
+    which must have been saved; JupyterLab: the session's notebook file).
+    """
+    import os
+
     from .grade import grade_submission
+
+    if path is None:
+        path = _colab_notebook() or (Path(os.environ["JPY_SESSION_NAME"])
+                                     if os.environ.get("JPY_SESSION_NAME", "").endswith(".ipynb") else None)
+        if path is None:
+            raise FileNotFoundError("cannot tell which notebook this is: pass its path, "
+                                    "e.g. check_notebook('01_perceptron.ipynb')")
     from .model import load_source
     from .sandbox import Limits
 

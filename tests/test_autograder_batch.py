@@ -152,3 +152,25 @@ def test_check_runs_the_visible_tests_of_a_release_notebook(course, tmp_path, ca
     result = check_notebook(mine, timeout=5)
     out = capsys.readouterr().out
     assert result["score"] == 3 and "FAIL  test_relu" in out and "PASS  test_double" in out
+
+
+def test_grading_without_namespaces_still_scores_and_flags(course, monkeypatch):
+    """Where unshare is unavailable (not root, macOS) the limits and in-process guards still hold."""
+    from autograder import sandbox
+    from autograder.grade import grade_submission
+    from autograder.model import load_source
+
+    monkeypatch.setenv("AUTOGRADER_ISOLATION", "none")
+    sandbox.isolation.cache_clear()
+    try:
+        assert sandbox.isolation()["prefix"] == []
+        code = dict(demo.correct_code(), double=(
+            "np.allclose = lambda *a, **k: True\n"
+            "def double(x):\n    import socket\n    socket.socket()\n    return x\n"))
+        path = demo.write_notebook(course.root, "eve", demo.notebook_with(code))
+        result = grade_submission(path, load_source(course.root / "solutions" / "ps1" / "ps1.ipynb"), LIMITS)
+    finally:
+        sandbox.isolation.cache_clear()
+    assert result["score"] == 4
+    flags = " ".join(result["flags"])
+    assert "numpy.allclose was replaced" in flags and "blocked socket" in flags
