@@ -51,8 +51,11 @@ STUDENT_FILES = ("<student", "<setup", "<test")
 # bound to private globals. (Other course modules keep their functions: they hold state, such as
 # the random generator that manual_seed replaces.)
 CHECKER_MODULES = ("course.gradcheck", "course.checks")
+# Methods through which an object can agree with any expected value (it sees the other operand,
+# or its result feeds one of those). A student class defining one is not trusted by checks;
+# __len__, __iter__ or __getitem__ can only return values the student chose, so they are allowed.
 VALUE_DUNDERS = frozenset(
-    "__eq__ __ne__ __lt__ __le__ __gt__ __ge__ __bool__ __len__ __float__ __int__ __index__ "
+    "__eq__ __ne__ __lt__ __le__ __gt__ __ge__ __bool__ __float__ __int__ __index__ "
     "__complex__ __abs__ __round__ __neg__ __pos__ __invert__ __add__ __radd__ __sub__ __rsub__ "
     "__mul__ __rmul__ __truediv__ __rtruediv__ __floordiv__ __rfloordiv__ __mod__ __rmod__ "
     "__pow__ __rpow__ __matmul__ __rmatmul__ __and__ __rand__ __or__ __ror__ __xor__ __rxor__ "
