@@ -126,20 +126,10 @@ def notebook_with(replacements: dict[str, str], *, extra_cells=(), strip_metadat
 
 
 def correct_code() -> dict[str, str]:
-    return {gid: strip_solution(code).replace("    \n", "") .rstrip() + "\n" + _body(code)
+    """grade_id -> a student's correct cell: the source cell without the solution markers."""
+    return {gid: "\n".join(line for line in code.splitlines()
+                           if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")) + "\n"
             for gid, code in SOLUTIONS.items()}
-
-
-def _body(code: str) -> str:
-    inside, lines = False, []
-    for line in code.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def write_notebook(root: str | Path, student: str, nb: nbformat.NotebookNode) -> Path:
