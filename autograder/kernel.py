@@ -107,6 +107,9 @@ def _isolate(config: dict) -> list[str]:
         if config.get("uid") is not None:
             notes += _expose_python(libc, config["scratch"], MS_BIND | MS_REC)
         notes += _scratch_on_tmpfs(libc, config, MS_NOSUID | MS_NODEV)
+        # A /proc of the kernel's own PID namespace: other processes on the machine are not listed.
+        if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | 8, None) != 0:   # 8: MS_NOEXEC
+            notes.append("/proc shows the machine's processes")
         for path in config["hide"]:
             if not os.path.exists(path):
                 continue
