@@ -90,7 +90,7 @@ def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: li
                 kernel.run_cell(step.kind, step.code, step.label)
             else:
                 cell = source.by_id(step.cell_id)
-                kernel.run_test(cell.visible, cell.hidden, step.label)
+                kernel.run_test(cell.code, step.label)
         modules = kernel.modules()
     except (KernelDied, RuntimeError):
         modules = []
@@ -165,7 +165,7 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
             if step.kind == "test":
                 cell = tests_by_id[step.cell_id]
                 try:
-                    answer = kernel.run_test(cell.visible, cell.hidden, step.label)
+                    answer = kernel.run_test(cell.code, step.label)
                 except KernelDied as death:
                     result["deaths"].append({"where": step.label, "line": death.line, "cause": death.cause})
                     result["tests"].append(_test_record(cell, STATUS_DIED, f"the kernel {death.cause}"))

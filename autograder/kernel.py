@@ -398,10 +398,32 @@ def main(argv=None) -> int:
             return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
         return []
 
+    class TestNamespace(dict):
+        """A test cell's globals. When a test rebinds one of the notebook's names (e.g. replaces a
+        student function by the reference for the duration of the test), the student's code sees
+        the new binding too, as it would in the notebook."""
+
+        def __setitem__(self, name, value):
+            dict.__setitem__(self, name, value)
+            if name in student_ns and not name.startswith("__"):
+                student_ns[name] = unwrapped(value)
+
+    def unwrapped(value):
+        """What a test-namespace value is in the student's namespace."""
+        pair = wrappers.get(id(value))
+        if pair is not None and pair[0] is value:
+            return pair[1]
+        if type(value) is ModuleType:
+            return private.real.get(value.__name__, value) if private.copies.get(value.__name__) is value else value
+        return value
+
+    wrappers: dict = {}
+
     def test_namespace():
         """Student names, then what the instructor's setup cells bound (a student who rebinds `np`
         or a checker does not change what tests use), then names earlier tests defined."""
-        namespace = {"__name__": "__test__", "__builtins__": private_builtins}
+        wrappers.clear()
+        namespace = TestNamespace({"__name__": "__test__", "__builtins__": private_builtins})
         merged = dict(student_ns)
         merged.update(setup_values)
         for name, value in list(merged.items()):
@@ -417,7 +439,7 @@ def main(argv=None) -> int:
                                          value.__closure__)
                 elif filename.startswith("<student"):
                     value = wrap_student(value)
-            namespace[name] = value
+            dict.__setitem__(namespace, name, value)
         namespace.update(test_defined)
         namespace.update(helpers)
         return namespace
@@ -433,6 +455,7 @@ def main(argv=None) -> int:
         student_function.__name__ = name
         student_function.__doc__ = fn.__doc__
         student_function.__wrapped__ = fn
+        wrappers[id(student_function)] = (student_function, fn)
         return student_function
 
     def keep_test_names(namespace, before):
@@ -449,31 +472,56 @@ def main(argv=None) -> int:
                     and not callable(value):
                 student_ns[name] = value
 
+    def with_regions(code: str) -> str:
+        """The hidden-test markers become calls that say which part of the test is running."""
+        lines = []
+        for line in code.splitlines():
+            marker = line.strip()
+            indent = line[: len(line) - len(line.lstrip())]
+            if marker == "### BEGIN HIDDEN TESTS":
+                line = indent + "__ag_region__('hidden')"
+            elif marker == "### END HIDDEN TESTS":
+                line = indent + "__ag_region__('visible')"
+            lines.append(line)
+        return "\n".join(lines)
+
     def run_test(command):
-        outputs, error, part = [], "", None
-        namespace = test_namespace()
-        before = dict(namespace)
-        for part_name in ("visible", "hidden"):
-            code = command[part_name]
-            if not code.strip():
-                continue
-            try:
-                code_object = guard.rewrite_test(code, f"<test {command['label']} {part_name}>")
+        """Run a whole test cell (visible and hidden parts, as the instructor wrote it) in a fresh
+        namespace. Output printed while the hidden part runs is dropped; a failure is reported
+        as in the visible or the hidden part by where it happened."""
+        code, label = command["code"], command["label"]
+        has_hidden = "### BEGIN HIDDEN TESTS" in code
+        region = ["visible"]
+        visible_output = []
+
+        def __ag_region__(name):
+            text = taken()
+            if region[0] == "visible":
+                visible_output.append(text)
+            region[0] = name
+
+        try:
+            code_object = guard.rewrite_test(with_regions(code), f"<test {label}>")
+        except SyntaxError:
+            try:   # markers at an odd indentation: run without regions, tell nothing of the output
+                code_object = guard.rewrite_test(code, f"<test {label}>")
+                region[0] = "hidden" if has_hidden else "visible"
             except SyntaxError as exc:
-                error, part = f"SyntaxError in the test: {exc.msg}", part_name
-                break
-            try:
-                with_capture(lambda: timed_exec(code_object, namespace, float(command["timeout"])))
-            except StepTimeout:
-                error, part = f"timed out after {command['timeout']} s", part_name
-            except BaseException as exception:
-                error, part = describe(exception), part_name
-            outputs.append((part_name, taken()))
-            if error:
-                break
+                return {"passed": False, "failed_part": "visible", "error": f"SyntaxError in the test: {exc.msg}",
+                        "output": ""}
+        namespace = test_namespace()
+        namespace["__ag_region__"] = __ag_region__
+        before = dict(namespace)
+        error, part = "", None
+        try:
+            with_capture(lambda: timed_exec(code_object, namespace, float(command["timeout"])))
+        except StepTimeout:
+            error, part = f"timed out after {command['timeout']} s", region[0]
+        except BaseException as exception:
+            error, part = describe(exception), region[0]
+        __ag_region__("visible")
         keep_test_names(namespace, before)
-        return {"passed": not error, "failed_part": part, "error": error,
-                "output": dict(outputs).get("visible", "")}
+        return {"passed": not error, "failed_part": part, "error": error, "output": "".join(visible_output)}
 
     # ---- serve the grader
     reader = os.fdopen(fd_in, "rb", buffering=0)

@@ -302,9 +302,10 @@ class Kernel:
         return self.request({"op": "run", "kind": kind, "code": code, "label": label,
                              "timeout": self.limits.timeout, "skip": sorted(skip)}, self.limits.timeout)
 
-    def run_test(self, visible, hidden, label):
-        return self.request({"op": "test", "visible": visible, "hidden": hidden, "label": label,
-                             "timeout": self.limits.timeout}, 2 * self.limits.timeout)
+    def run_test(self, code, label):
+        """Run a test cell's full code (hidden tests between their markers)."""
+        return self.request({"op": "test", "code": code, "label": label, "timeout": self.limits.timeout},
+                            self.limits.timeout)
 
 
 def scratch_folder(base: Path | None = None) -> Path:

@@ -35,6 +35,11 @@ def submissions(root):
         "correct": (demo.notebook_with(C), 6, None),
         "blank": (demo.notebook_with({}), 0, None),
         "partly_wrong": (demo.notebook_with(dict(C, relu=WRONG_RELU)), 3, None),
+        "hidden_only_failure": (demo.notebook_with(dict(C, double=code("""
+            def double(x):
+                print("computing double")
+                return np.array([2.0, 4.0])
+            """))), 4, None),
         "patch_allclose_top": (demo.notebook_with(dict(C, double=code("""
             np.allclose = lambda *a, **k: True
             np.testing.assert_allclose = lambda *a, **k: None
@@ -365,3 +370,16 @@ def test_grading_again_reuses_results_and_keeps_the_gradebook(graded):
     after = sqlite3.connect(db).execute("select id, auto_score from grade order by id").fetchall()
     assert before == after
     assert {r["student"]: r["score"] for r in results} == {s: c[1] for s, c in graded["cases"].items()}
+
+
+def test_hidden_failure_is_told_apart_from_visible(graded):
+    tests = {t["cell_id"]: t for t in graded["results"]["hidden_only_failure"]["tests"]}
+    assert tests["test_double"]["failed_part"] == "hidden"
+    assert tests["test_double"]["output"] == "computing double\ndouble: visible test passed\n"
+    tests = {t["cell_id"]: t for t in graded["results"]["partly_wrong"]["tests"]}
+    assert tests["test_relu"]["failed_part"] == "visible"
+    from autograder.feedback import write_feedback
+
+    write_feedback(graded["course"], "ps1")
+    page = (graded["root"] / "feedback" / "hidden_only_failure" / "ps1" / "ps1.html").read_text()
+    assert "failed a hidden test" in page and "double must work for arrays of any length" in page
