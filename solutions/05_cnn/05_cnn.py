@@ -807,23 +807,18 @@ _rows = parameter_table(_tiny, (1, 8, 8))
 assert [tuple(s) for s, _ in _rows] == [(4, 8, 8), (4, 8, 8), (4, 4, 4), (64,), (10,)], f"output shapes {_rows}"
 assert [p for _, p in _rows] == [4 * (1 * 9 + 1), 0, 0, 0, 10 * (64 + 1)], f"parameters {_rows}"
 ### BEGIN HIDDEN TESTS
-# Against course.nn: build the network, count its parameters and push a zero input through it.
-def _as_modules(layers, channels):
-    modules = []
-    for layer in layers:
-        if layer[0] == "conv":
-            modules.append(nn.Conv2d(channels, layer[1], layer[2], stride=layer[3], padding=layer[4]))
-            channels = layer[1]
-        elif layer[0] == "pool":
-            modules.append(nn.MaxPool2d(layer[1], layer[2]))
-        elif layer[0] == "relu":
-            modules.append(nn.ReLU())
-        elif layer[0] == "flatten":
-            modules.append(nn.Flatten())
-        else:
-            modules.append(nn.Linear(channels, layer[1]))
-            channels = layer[1]
-    return modules
+# Against course.nn: build each layer, count its parameters and push a zero input through it.
+def _module_for(layer, input_shape):
+    kind = layer[0]
+    if kind == "conv":
+        return nn.Conv2d(input_shape[0], layer[1], layer[2], stride=layer[3], padding=layer[4])
+    if kind == "pool":
+        return nn.MaxPool2d(layer[1], layer[2])
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "flatten":
+        return nn.Flatten()
+    return nn.Linear(input_shape[0], layer[1])
 
 
 _nets = [
@@ -833,18 +828,14 @@ _nets = [
 ]
 for _layers, _input_shape in _nets:
     _rows = parameter_table(_layers, _input_shape)
+    assert len(_rows) == len(_layers), f"{len(_rows)} rows for {len(_layers)} layers"
     _x = Tensor(np.zeros((1,) + _input_shape, dtype=np.float32))
-    _channels = _input_shape[0]
-    for _i, (_module, (_shape, _parameters)) in enumerate(zip(_as_modules(_layers, _channels), _rows)):
-        if isinstance(_module, nn.Linear):
-            _module = nn.Linear(_x.shape[1], _module.out_features)
-        if isinstance(_module, nn.Conv2d):
-            _module = nn.Conv2d(_x.shape[1], _module.out_channels, _module.kernel_size,
-                                stride=_module.stride, padding=_module.padding)
+    for _i, (_layer, (_shape, _parameters)) in enumerate(zip(_layers, _rows)):
+        _module = _module_for(_layer, _x.shape[1:])
         _x = _module(_x)
-        assert tuple(_shape) == _x.shape[1:], f"layer {_i} {_layers[_i]}: output shape {_shape}, expected {_x.shape[1:]}"
+        assert tuple(_shape) == _x.shape[1:], f"layer {_i} {_layer}: output shape {_shape}, expected {_x.shape[1:]}"
         assert _parameters == _module.num_parameters(), \
-            f"layer {_i} {_layers[_i]}: {_parameters} parameters, expected {_module.num_parameters()}"
+            f"layer {_i} {_layer}: {_parameters} parameters, expected {_module.num_parameters()}"
 # AlexNet (single-stream version, 227x227 input): 62,378,344 parameters, counted by hand.
 _alexnet = [("conv", 96, 11, 4, 0), ("relu",), ("pool", 3, 2), ("conv", 256, 5, 1, 2), ("relu",), ("pool", 3, 2),
             ("conv", 384, 3, 1, 1), ("relu",), ("conv", 384, 3, 1, 1), ("relu",), ("conv", 256, 3, 1, 1),
@@ -1066,8 +1057,12 @@ finally:
 # standard deviation of the training pixels.
 
 # %% nbgrader={"grade": false, "grade_id": "train-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+CNN_LAYERS = [("conv", 16, 3, 1, 1), ("relu",), ("pool", 2, 2),
+              ("conv", 32, 3, 1, 1), ("relu",), ("pool", 2, 2), ("flatten",), ("fc", 10)]
+
+
 def make_cnn(image_size=8, conv=nn.Conv2d, pool=nn.MaxPool2d):
-    """conv-relu-pool twice, then linear: (N, 1, S, S) -> (N, 10) scores, for S divisible by 4."""
+    """CNN_LAYERS as a network: (N, 1, S, S) -> (N, 10) scores, for S divisible by 4."""
     return nn.Sequential(
         conv(1, 16, 3, padding=1), nn.ReLU(), pool(2),
         conv(16, 32, 3, padding=1), nn.ReLU(), pool(2),
@@ -1118,7 +1113,7 @@ cnn_seconds = time.perf_counter() - started
 cnn_accuracy = (predict(cnn, x_test) == y_test).mean()
 print(f"CNN: {cnn.num_parameters():,} parameters, test accuracy {cnn_accuracy:.1%} "
       f"after {EPOCHS} epochs in {cnn_seconds:.1f} s")
-print(f"parameter_table agrees: {sum(p for _, p in parameter_table([('conv', 16, 3, 1, 1), ('relu',), ('pool', 2, 2), ('conv', 32, 3, 1, 1), ('relu',), ('pool', 2, 2), ('flatten',), ('fc', 10)], (1, 8, 8))):,} parameters")
+print(f"your parameter_table counts {sum(p for _, p in parameter_table(CNN_LAYERS, (1, 8, 8))):,}")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-mlp", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # An MLP with one hidden layer of 80 units has about as many parameters. The same training:
@@ -1246,9 +1241,11 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-templates", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **A linear classifier's templates.** Before convolutions, recall the lecture's picture of the
 # simplest classifier, scores $= W x + b$: row $k$ of $W$ is multiplied with the image, so it is a
-# **template** of class $k$, and the score measures how well the image matches it. One template
-# per class must cover every way of writing that digit; the CNN instead composes many small
-# patterns found anywhere in the image.
+# **template** of class $k$, and the score measures how well the image matches it. Red pixels
+# raise the class's score where the image has ink, blue ones lower it: the 0 is a red ring around
+# a blue centre. The templates stress what tells the classes apart rather than draw average
+# digits, and one template per class must cover every way of writing that digit; the CNN
+# instead composes many small patterns found anywhere in the image.
 
 # %% nbgrader={"grade": false, "grade_id": "templates", "locked": true, "schema_version": 3, "solution": false, "task": false}
 manual_seed(0)
