@@ -141,7 +141,7 @@ def _expose_python(libc, scratch, bind_flags) -> list[str]:
     covered (in this mount namespace only) by an empty tmpfs into which the Python folders are
     bind-mounted back: the interpreter and its libraries stay visible, the rest of it is gone.
     """
-    needed = {os.path.realpath(p) for p in [sys.base_prefix, sys.prefix] + sys.path if p and os.path.isdir(p)}
+    needed = _needed_paths()
     blocked = {}
     for path in needed:
         parts = path.split(os.sep)
@@ -197,11 +197,21 @@ def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
     size = int(config.get("scratch_mb", 128))
     # The world-writable folders get small empty tmpfs of their own (no filling the disk, no
     # notes left for the next student). A scratch folder under /tmp then lives in /tmp's tmpfs.
+    # Not where Python, the course or the scratch's own copy live (a clone under /tmp, say):
+    # covering those would leave the kernel without its interpreter or libraries.
+    needed = _needed_paths()
+    covered = []
     for shared, megabytes in [("/tmp", size), ("/var/tmp", 16), ("/dev/shm", 16)]:
-        if os.path.isdir(shared) and libc.mount(b"tmpfs", shared.encode(), b"tmpfs", flags,
-                                                f"size={megabytes}m,mode=1777".encode()) != 0:
+        if not os.path.isdir(shared):
+            continue
+        if any(p.startswith(shared + os.sep) for p in needed):
+            notes.append(f"{shared} is shared with the machine (Python or the course lives there)")
+        elif libc.mount(b"tmpfs", shared.encode(), b"tmpfs", flags,
+                        f"size={megabytes}m,mode=1777".encode()) == 0:
+            covered.append(shared)
+        else:
             notes.append(f"{shared} is shared with the machine")
-    if os.path.realpath(scratch).startswith("/tmp/"):
+    if "/tmp" in covered and os.path.realpath(scratch).startswith("/tmp/"):
         os.makedirs(scratch, mode=0o700, exist_ok=True)
     elif libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", flags, f"size={size}m,mode=0700".encode()) != 0:
         return notes + ["the scratch folder is not size-limited"]
@@ -216,6 +226,14 @@ def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
             for name in [root] + [os.path.join(root, n) for n in dirs + names]:
                 os.chown(name, uid, uid)
     return notes
+
+
+def _needed_paths() -> set[str]:
+    """Real paths of the interpreter, its import path and the course's packages."""
+    import course
+
+    paths = [sys.base_prefix, sys.prefix, *sys.path, *course.__path__]
+    return {os.path.realpath(p) for p in paths if p and os.path.isdir(p)}
 
 
 def _import_libraries(preload=()) -> list[str]:
