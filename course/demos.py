@@ -10,6 +10,7 @@ Voila is imported only by `serve`; it comes with the `demo` extra (`pip install 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -159,12 +160,23 @@ def serve(name=None, port=None, open_browser=True, theme=None) -> int:
     if importlib.util.find_spec("voila") is None:
         raise RuntimeError('Voila is not installed: pip install -e ".[demo]" (or "voila>=0.5")')
     folder = Path(tempfile.mkdtemp(prefix="course-demos-"))
+    paths = write_demo_notebooks(folder, None if name is None else [demo])
+    target = folder if name is None else paths[0]
+    voila = subprocess.Popen(voila_command(target, port, open_browser, theme), cwd=folder)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        paths = write_demo_notebooks(folder, None if name is None else [demo])
-        target = folder if name is None else paths[0]
+        return voila.wait()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: Voila shuts its kernels down on SIGTERM
+        voila.terminate()
         try:
-            return subprocess.call(voila_command(target, port, open_browser, theme), cwd=folder)
-        except KeyboardInterrupt:
-            return 0
+            voila.wait(15)
+        except subprocess.TimeoutExpired:
+            voila.kill()
+        return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(folder, ignore_errors=True)

@@ -472,6 +472,7 @@ def test_notebook_runs_in_jupyterlab_and_its_playgrounds_react(path, lab, browse
 
 
 def start_demo_server(folder: Path, name: str | None) -> tuple[Server, str]:
+    """`course demo [NAME] --no-browser` on a free port; returns the server and its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "course.cli", "demo", "--no-browser", f"--port={port}"]
     if name is not None:
@@ -481,45 +482,74 @@ def start_demo_server(folder: Path, name: str | None) -> tuple[Server, str]:
     return server, base
 
 
-@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.name)
-def test_demo_page_shows_only_the_playground_and_it_reacts(demo, browser, tmp_path):
-    if not is_available(demo):
-        pytest.skip(f"course.widgets has no {demo.needs} yet")
-    server, base = start_demo_server(tmp_path, demo.name)
-    page = browser.new_page()
+@pytest.fixture(scope="module")
+def all_demos(tmp_path_factory):
+    """`course demo` without a name: one Voila server for every available demo."""
+    server, base = start_demo_server(tmp_path_factory.mktemp("demos"), None)
+    yield server, base
+    server.stop()
+
+
+def check_demo_page(page, demo, base_url: str, server: Server):
+    """The page shows the demo's title and its playground, never its code. Returns the playground."""
     try:
-        page.goto(f"{base}/")
+        page.goto(base_url)
         view = page.locator(".jp-OutputArea-output:has(.jupyter-widgets)").first
         view.wait_for(timeout=SERVER_START_SECONDS * 1000)
         text = page.locator("body").inner_text()
         assert demo.title in text
-        code_lines = [line for line in demo.code.splitlines() if line.strip()]
-        visible_code = [line for line in code_lines if line.strip() in text]
+        code_lines = [line.strip() for line in demo.code.splitlines() if line.strip()]
+        visible_code = [line for line in code_lines if line in text]
         assert not visible_code, f"the demo page shows its code: {visible_code[:3]}"
-        done = exercise(page, view, PLAYGROUNDS[demo.needs], f"demo-{demo.name}")
         assert not widget_error_texts(page, "body")
-        page.screenshot(path=str(ARTIFACTS / f"demo-{demo.name}-page.png"), full_page=True)
-        print(f"demo {demo.name}: {done}")
+        return view
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"demo-{demo.name}-failure.png"), full_page=True)
         print("Voila log:\n" + server.log_tail())
         raise
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.name)
+def test_demo_page_shows_only_the_playground_and_it_reacts(demo, browser, all_demos):
+    if not is_available(demo):
+        pytest.skip(f"course.widgets has no {demo.needs} yet")
+    server, base = all_demos
+    page = browser.new_page()
+    try:
+        view = check_demo_page(page, demo, f"{base}/voila/render/{demo.name}.ipynb", server)
+        done = exercise(page, view, PLAYGROUNDS[demo.needs], f"demo-{demo.name}")
+        page.screenshot(path=str(ARTIFACTS / f"demo-{demo.name}-page.png"), full_page=True)
+        print(f"demo {demo.name}: {done}")
     finally:
         page.close()
-        server.stop()
 
 
-def test_demo_without_a_name_lists_every_available_demo(browser, tmp_path):
-    server, base = start_demo_server(tmp_path, None)
+def test_demo_without_a_name_lists_every_available_demo(browser, all_demos):
+    from playwright.sync_api import expect
+
+    _, base = all_demos
     page = browser.new_page()
     try:
         page.goto(f"{base}/")
         for demo in DEMOS:
             if is_available(demo):
-                page.get_by_text(f"{demo.name}.ipynb").first.wait_for(timeout=SERVER_START_SECONDS * 1000)
+                expect(page.locator("body")).to_contain_text(f"{demo.name}.ipynb",
+                                                             timeout=SERVER_START_SECONDS * 1000)
         listed = page.locator("body").inner_text()
         unavailable = [d.name for d in DEMOS if not is_available(d) and f"{d.name}.ipynb" in listed]
         assert not unavailable, f"demos listed without their playground: {unavailable}"
+    finally:
+        page.close()
+
+
+def test_course_demo_name_serves_that_demo_alone(browser, tmp_path):
+    demo = DEMOS[0]
+    server, base = start_demo_server(tmp_path, demo.name)
+    page = browser.new_page()
+    try:
+        check_demo_page(page, demo, f"{base}/", server)
+        others = [d.title for d in DEMOS[1:] if d.title in page.locator("body").inner_text()]
+        assert not others, f"the page of {demo.name} shows other demos too: {others}"
     finally:
         page.close()
         server.stop()
