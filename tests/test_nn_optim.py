@@ -128,3 +128,28 @@ def test_small_cnn_learns_digits_quickly():
             opt.step()
     accuracy = (model(data.x_test).data.argmax(axis=1) == data.y_test).mean()
     assert accuracy > 0.9
+
+
+def test_training_steps_reuse_freed_memory():
+    """After a warm-up, a conv step should not fault in fresh pages (see course.autograd.memory)."""
+    import platform
+    import resource
+    from course.autograd.memory import keep_freed_memory
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc: the allocator is left alone")
+    assert keep_freed_memory()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    conv = nn.Conv2d(1, 32, 5)
+
+    def step():
+        conv.zero_grad()
+        F.relu(conv(x)).sum().backward()
+
+    for _ in range(3):
+        step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        step()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10
+    assert faults < 100, f"{faults} page faults per step: freed arrays go back to the kernel"

@@ -11,6 +11,9 @@ from course.autograd.tensor import (Tensor, default_rng, manual_seed, ones, rand
 from course.autograd.engine import grad, topological_order
 from course.autograd.function import Context, Function
 from course.autograd import ops
+from course.autograd.memory import keep_freed_memory
+
+keep_freed_memory()
 
 __all__ = [
     "Tensor", "Function", "Context", "grad", "no_grad", "enable_grad", "set_grad_enabled",
