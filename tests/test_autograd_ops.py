@@ -326,3 +326,30 @@ def test_max_pool_ties_match_pytorch():
     F.max_pool2d(ours, 2).sum().backward()
     torch.nn.functional.max_pool2d(theirs, 2).sum().backward()
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 0), (1, 3)])
+def test_conv2d_second_derivatives(stride, padding):
+    """d/d(x, w) of <dL/dx, v> with L = sum(conv(x, w)^2): by the engine (create_graph) and by
+    finite differences of the first derivative, which the tests above check."""
+    from course.autograd import grad
+    rng = np.random.default_rng(7)
+    x0, w0 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    v = rng.standard_normal(x0.shape)
+
+    vw = rng.standard_normal(w0.shape)
+
+    def first_derivative_dot_v(x, w):
+        gx, gw = grad((F.conv2d(x, w, stride=stride, padding=padding) ** 2).sum(), [x, w],
+                      create_graph=True)
+        return (gx * Tensor(v)).sum() + (gw * Tensor(vw)).sum()
+
+    x, w = Tensor(x0.copy(), requires_grad=True), Tensor(w0.copy(), requires_grad=True)
+    hx, hw = grad(first_derivative_dot_v(x, w), [x, w])
+
+    def h(xa, wa):
+        return first_derivative_dot_v(Tensor(xa, requires_grad=True), Tensor(wa, requires_grad=True)).data
+
+    numeric_x, numeric_w = finite_differences(h, [x0.copy(), w0.copy()], np.array(1.0), eps=1e-5)
+    np.testing.assert_allclose(hx.data, numeric_x, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hw.data, numeric_w, rtol=1e-5, atol=1e-6)

@@ -8,7 +8,8 @@ window is then a contiguous run of memory.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from course.autograd.ops import Affine, Op
+from course.autograd.grad_mode import _state as grad_mode
+from course.autograd.ops import Op, constant
 
 
 def output_size(size, kernel, stride=1, padding=0):
@@ -176,6 +177,57 @@ class PoolGather(Op):
         return (PoolScatter(self.argmax, self.inputs[0].shape, self.kernel, self.stride)(g),)
 
 
+class Conv2d(Op):
+    """Cross-correlation as one op: im2col and one matrix product forward; backward with
+    Tensor ops (so second derivatives work).
+
+    For stride 1, dL/dx is itself a correlation: of the gradient, padded by k - 1 - p, with
+    the kernel flipped and its channel axes swapped. That is one im2col and one product,
+    cheaper than a product followed by col2im (Fold), which the other strides use.
+    """
+
+    def __init__(self, stride, padding):
+        self.stride, self.padding = stride, padding
+        self.cols = None
+
+    def forward(self, x, w, *bias):
+        f, c, kh, kw = w.shape
+        self.unfold = Unfold((kh, kw), self.stride, self.padding)
+        cols = self.unfold.forward(x)                                  # (N*OH*OW, KH*KW*C)
+        self.cols = cols
+        out = cols @ np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(f, -1).T
+        if bias:
+            out += bias[0]
+        (oh, ow), n = self.unfold.out_hw, x.shape[0]
+        return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+
+    def backward(self, g):
+        x, w = self.inputs[:2]
+        f, c, kh, kw = w.shape
+        g_rows = g.transpose(0, 2, 3, 1).reshape(-1, f)                 # (N*OH*OW, F)
+        gx = gw = gb = None
+        if x.requires_grad:
+            (ph, pw) = self.padding
+            if self.stride == (1, 1) and ph <= kh - 1 and pw <= kw - 1:
+                flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)     # (C, F, KH, KW)
+                gx = Conv2d((1, 1), (kh - 1 - ph, kw - 1 - pw))(g, flipped)
+            else:
+                gx = Fold(x.shape, (kh, kw), self.stride, self.padding)(
+                    g_rows @ w.transpose(0, 2, 3, 1).reshape(f, -1))
+        if w.requires_grad:
+            # When recording (create_graph) the columns must be a function of x; otherwise
+            # the ones kept from forward are a constant.
+            cols = self.unfold(x) if grad_mode.enabled else constant(self.cols)
+            gw = (cols.T @ g_rows).T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+    def release(self):
+        super().release()
+        self.cols = None
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D cross-correlation (what deep learning calls convolution), NCHW.
 
@@ -189,20 +241,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"conv2d: expected x of shape (N, C, H, W) and weight of shape "
                          f"(F, C, KH, KW), got {x.shape} and {weight.shape}")
-    n, c, h, w = x.shape
-    f, cw, kh, kw = weight.shape
-    if c != cw:
-        raise ValueError(f"conv2d: x has {c} channels (shape {x.shape}) but weight expects {cw} "
-                         f"(shape {weight.shape})")
-    unfold = Unfold((kh, kw), _pair(stride), _pair(padding))
-    cols = unfold(x)                                             # (N*OH*OW, KH*KW*C)
-    oh, ow = unfold.out_hw
-    kernel_rows = weight.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
-    if bias is None:
-        out = cols @ kernel_rows.T                               # (N*OH*OW, F)
-    else:
-        out = Affine()(cols, kernel_rows, bias)
-    return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: x has {x.shape[1]} channels (shape {x.shape}) but weight "
+                         f"expects {weight.shape[1]} (shape {weight.shape})")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    op = Conv2d(_pair(stride), _pair(padding))
+    return op(x, weight) if bias is None else op(x, weight, bias)
 
 
 def max_pool2d(x, kernel_size, stride=None):
