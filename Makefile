@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test test-fast release bench clean
+.PHONY: lab test test-fast test-colab demo release bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,34 @@ test-fast: $(STAMP)
 release: $(STAMP)
 	$(BIN)/course release
 
+# Lecture demos (Voila, code hidden): `make demo` lists them all, `make demo DEMO=relu-sum` serves one.
+DEMO ?=
+demo: $(STAMP)
+	$(BIN)/course demo $(DEMO)
+
+# Colab's versions (tests/colab-constraints.txt; pinned there only because they emulate Colab) in a
+# second environment: the notebooks run as in Colab, then the headless widget tests.
+COLAB_VENV  := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_TESTS := tests/test_colab.py tests/test_demos.py \
+	tests/test_notebooks.py::test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab \
+	$(wildcard tests/test_widget*.py tests/test_backward_stepper.py tests/test_conv_explorer.py)
+
+$(COLAB_STAMP): pyproject.toml tests/colab-constraints.txt
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r tests/colab-constraints.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c tests/colab-constraints.txt \
+		"scikit-learn>=1.0" "nbformat>=5.7" "nbclient>=0.7" "jupytext>=1.15" "pytest>=7" "hypothesis>=6.70"
+	touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP)
+	COURSE_COLAB_ENV=1 $(COLAB_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not browser" $(COLAB_TESTS)
+
 # Benchmarks run with this machine's OpenBLAS overrides unset (see benchmarks/README.md).
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache .hypothesis

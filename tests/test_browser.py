@@ -10,13 +10,13 @@ by playwright; no browser is downloaded) opens it, runs all cells from the Run m
 The lecture demos (`course demo NAME`, Voila) get the same playground checks, and their code must
 not be on the page. Screenshots of every playground land in test-artifacts/browser/.
 
-A notebook's playgrounds are found in its source: the calls of the functions in PLAYGROUNDS, in
-the order they appear in the cell, match the widgets in that cell's output. A new module is
-covered as soon as its notebook is in solutions/; a new playground needs one line in PLAYGROUNDS.
+A notebook's playgrounds are found in its source (tests/playgrounds.py): the calls of the functions
+in PLAYGROUNDS, in the order they appear in the cell, match the widgets in that cell's output. A new
+module is covered as soon as its notebook is in solutions/; a new playground needs one line in
+PLAYGROUNDS.
 """
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 import signal
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -33,6 +32,7 @@ import pytest
 
 from course.demos import DEMOS, is_available
 from nbgrader_harness import ROOT, solution_notebooks
+from playgrounds import PLAYGROUNDS, REQUIRED, Playground, playground_calls
 
 pytestmark = pytest.mark.browser
 
@@ -49,36 +49,6 @@ SERVER_START_SECONDS = 90
 NOTEBOOK_SECONDS = 300      # running all cells of one notebook; long training is the notebook's cost
 REACT_SECONDS = 20          # from a slider drag or a click to a changed picture
 WIDGET_ERRORS = ("Error displaying widget", "Model not found")
-
-
-@dataclass(frozen=True)
-class Playground:
-    """How the browser test drives one course.widgets playground.
-
-    - function: the course.widgets function that shows it.
-    - action: "drag" to drag its first slider (or, without a slider, press its first enabled
-      button), or the label of the button to press.
-    """
-    function: str
-    action: str
-
-
-PLAYGROUNDS = {p.function: p for p in [
-    Playground("perceptron_playground", "drag"),
-    Playground("decision_boundary_playground", "Step"),
-    Playground("relu_sum_playground", "drag"),
-    Playground("backward_stepper", "Next"),
-    Playground("conv_explorer", "drag"),
-]}
-
-# The playgrounds a module's notebook must show, by module number (a module not there yet is not
-# checked; a notebook may show more).
-REQUIRED = {
-    "01": {"perceptron_playground", "decision_boundary_playground"},
-    "02": {"relu_sum_playground"},
-    "04": {"backward_stepper"},
-    "05": {"conv_explorer"},
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,34 +167,6 @@ def lab(tmp_path_factory):
 
 # ---------------------------------------------------------------------------------------------
 # what a notebook shows
-
-
-def playground_calls(source: str) -> list[str]:
-    """The PLAYGROUNDS functions a cell calls (with show left on), in the order of the source."""
-    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    calls = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        hidden = any(k.arg == "show" and isinstance(k.value, ast.Constant) and k.value.value is False
-                     for k in node.keywords)
-        if name in PLAYGROUNDS and not hidden:
-            calls.append((node.lineno, node.col_offset, name))
-    return [name for _, _, name in sorted(calls)]
-
-
-def test_playground_calls_are_found_in_order_and_hidden_ones_skipped():
-    source = ("if GRADING:\n    pass\nelse:\n    perceptron_playground()\n"
-              "    w.decision_boundary_playground(dataset='XOR')\n"
-              "relu_sum_playground(show=False)\n%matplotlib inline\n")
-    assert playground_calls(source) == ["perceptron_playground", "decision_boundary_playground"]
-    assert playground_calls("from course.widgets import backward_stepper\n") == []
 
 
 # ---------------------------------------------------------------------------------------------

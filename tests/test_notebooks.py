@@ -82,8 +82,9 @@ def test_colab_badge_and_setup_cell_use_the_one_repository_url():
         assert "import course" not in setup.source and "from course" not in setup.source
 
 
-def test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab(tmp_path):
-    nb = read_source(ROOT / "solutions" / REQUIRED[0] / f"{REQUIRED[0]}.py")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab(assignment, tmp_path):
+    nb = read_source(ROOT / "solutions" / assignment / f"{assignment}.py")
     setup = next(c for c in nb.cells if c.cell_type == "code").source
     (tmp_path / "setup_cell.py").write_text(setup)
     # Locally: -S leaves out site-packages, so `course` (and numpy) cannot be imported; the cell
