@@ -129,3 +129,34 @@ def test_the_fake_pip_is_put_back_before_the_notebook_goes_on(tmp_path):
     executed, pip_calls = run_as_in_colab(path, tmp_path)
     assert pip_calls == [["pip", "install", "x"]]
     assert executed.cells[3].outputs[0]["text"].strip() == "42"
+
+
+def test_colabs_versions_meet_the_course_requirements_so_the_set_up_cell_changes_nothing():
+    # The set-up cell's `pip install course @ git+...` would upgrade a package whose Colab
+    # version falls outside the course's bounds, and an upgraded ipywidgets or IPython breaks
+    # Colab's widgets. The bounds are read from pyproject.toml, the versions from the constraints.
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in Python 3.11+")
+    requirements = pytest.importorskip("packaging.requirements")
+    Requirement = requirements.Requirement
+
+    pins = colab_pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    checked = []
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        if requirement.name in pins:
+            assert requirement.specifier.contains(pins[requirement.name]), (
+                f"Colab has {requirement.name} {pins[requirement.name]}, the course asks for {text}")
+            checked.append(requirement.name)
+    assert {"numpy", "matplotlib", "ipywidgets", "graphviz"} <= set(checked)
+
+
+def test_readme_has_a_working_colab_badge_for_every_module():
+    from course.colab import badge_markdown
+
+    readme = (ROOT / "README.md").read_text()
+    released = sorted(ROOT.glob("assignments/*/*.ipynb"))
+    assert released
+    missing = [p.relative_to(ROOT).as_posix() for p in released
+               if badge_markdown(p.relative_to(ROOT).as_posix()) not in readme]
+    assert not missing, f"README.md has no Open-in-Colab badge for {missing} (course.colab.badge_markdown)"
