@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test test-fast test-colab demo release bench clean
+.PHONY: lab test test-fast test-colab demo release bench bench-grading clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test-colab: $(COLAB_STAMP)
 # Benchmarks run with this machine's OpenBLAS overrides unset (see benchmarks/README.md).
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_core.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_cnn.py
+
+# About half an hour: 100 submissions of module 03, `course grade --jobs 2` against nbgrader.
+bench-grading: $(STAMP)
+	$(BIN)/python benchmarks/bench_autograder.py --n 100 --jobs 2
 
 clean:
 	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache .hypothesis
