@@ -243,7 +243,7 @@ def drag_first_slider(page, view) -> str:
     return f"dragged a slider by {dx:+.0f} px"
 
 
-def exercise(page, view, playground: Playground, artifact: str) -> str:
+def exercise(page, view, playground: Playground, artifact: str, react_seconds: float = REACT_SECONDS) -> str:
     """Act on the playground and check its picture changes; keep a screenshot. Returns what was done."""
     view.scroll_into_view_if_needed()
     before = wait_for_picture(view, playground.function)
@@ -254,7 +254,7 @@ def exercise(page, view, playground: Playground, artifact: str) -> str:
         assert button.count() == 1, f"{playground.function}: no single {playground.action!r} button"
         button.click()
         done = f"pressed {playground.action!r}"
-    deadline = time.monotonic() + REACT_SECONDS
+    deadline = time.monotonic() + react_seconds
     after = snapshot(view)
     while not picture_changed(before, after) and time.monotonic() < deadline:
         time.sleep(0.25)
@@ -406,6 +406,42 @@ def test_notebook_runs_in_jupyterlab_and_its_playgrounds_react(path, lab, browse
         page.close()
         session = session_of(base, token, f"{module}/{path.name}")
         if session:  # shut its kernel down: the next notebooks get the cores
+            api(base, token, f"sessions/{session['id']}", method="DELETE")
+
+
+BROKEN_CELLS = [
+    'import sys\nprint("a warning on stderr", file=sys.stderr)',
+    "import io\nimport ipywidgets as widgets\nfrom PIL import Image\n"
+    "png = io.BytesIO()\nImage.new('RGB', (60, 40), 'orange').save(png, format='png')\n"
+    "display(widgets.VBox([widgets.FloatSlider(description='unused'),"
+    " widgets.Image(value=png.getvalue(), format='png')]))",
+    'raise ValueError("a cell that fails")',
+]
+
+
+def test_the_checks_catch_stderr_an_error_and_a_picture_that_does_not_change(lab, browser):
+    base, token, folder, _ = lab
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in BROKEN_CELLS]
+    (folder / "zz_broken").mkdir()
+    nbformat.write(nb, folder / "zz_broken" / "broken.ipynb")
+    page = browser.new_page()
+    try:
+        open_notebook(page, base, token, "zz_broken/broken.ipynb", len(nb.cells))
+        run_all_cells(page)  # returns although the last cell failed
+        errors = page.evaluate(STDERR_JS)
+        assert len(errors) == 2, errors
+        assert "a warning on stderr" in errors[0] and "a cell that fails" in errors[1]
+        view = page.locator(f"{PANEL} .jp-OutputArea-output:has(> .jupyter-widgets)").first
+        view.wait_for(timeout=REACT_SECONDS * 1000)
+        with pytest.raises(AssertionError, match="did not change"):
+            exercise(page, view, Playground("unlinked_slider", "drag"), "check-unlinked-slider",
+                     react_seconds=3)
+    finally:
+        page.close()
+        session = session_of(base, token, "zz_broken/broken.ipynb")
+        if session:
             api(base, token, f"sessions/{session['id']}", method="DELETE")
 
 
