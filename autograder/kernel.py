@@ -230,9 +230,10 @@ def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
 
 def _needed_paths() -> set[str]:
     """Real paths of the interpreter, its import path and the course's packages."""
+    import autograder
     import course
 
-    paths = [sys.base_prefix, sys.prefix, *sys.path, *course.__path__]
+    paths = [sys.base_prefix, sys.prefix, *sys.path, *course.__path__, *autograder.__path__]
     return {os.path.realpath(p) for p in paths if p and os.path.isdir(p)}
 
 
