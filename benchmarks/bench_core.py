@@ -22,15 +22,20 @@ except ImportError:          # the comparison column is then left empty
     torch = None
 
 
-def best_time(fn, repeat, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def best_times(fns, repeat, rounds=4):
+    """The best time of each function over `repeat` calls, taken in `rounds` blocks in turn:
+    a burst of load from elsewhere then slows both sides alike instead of one. The first
+    call of each block is a warm-up (the other framework's worker threads may still be
+    spinning when a block starts)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            fn()
+            for _ in range(max(repeat // rounds, 1)):
+                start = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def conv_case(n, c, hw, f, k, rng):
@@ -148,8 +153,9 @@ def main():
                                        if torch is not None else ", torch not installed"))
     print(f"{'case':45s} {'course':>11s} {'pytorch':>11s} {'ratio':>7s} {'target':>7s}")
     for name, ours, theirs, per, target in cases:
-        t_ours = best_time(ours, args.repeat) / per
-        t_theirs = best_time(theirs, args.repeat) / per if (torch is not None and theirs) else None
+        fns = [ours, theirs] if (torch is not None and theirs) else [ours]
+        times = [t / per for t in best_times(fns, args.repeat)]
+        t_ours, t_theirs = times[0], (times[1] if len(times) > 1 else None)
         unit, scale = ("us", 1e6) if t_ours < 1e-3 else ("ms", 1e3)
         theirs_txt = f"{t_theirs * scale:8.2f} {unit}" if t_theirs else "       -   "
         ratio = f"{t_ours / t_theirs:6.2f}x" if t_theirs else "     - "

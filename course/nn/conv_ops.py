@@ -22,15 +22,25 @@ def _pair(v):
 
 
 class Unfold(Op):
-    """im2col: (N, C, H, W) -> (N*OH*OW, KH*KW*C), one row per output position."""
+    """im2col: the input's values under every window, in one of two layouts.
+
+    - rows (the default): (N*OH*OW, KH*KW*C), one row per output position, the matrix
+      the forward product uses;
+    - by_offset: (KH*KW, N*OH*OW, C), the same numbers grouped by kernel offset (i, j),
+      the layout in which Fold adds an input gradient back quickly.
+    """
 
     saves = False
 
-    def __init__(self, kernel, stride, padding):
+    def __init__(self, kernel, stride, padding, by_offset=False):
         self.kh, self.kw = kernel
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.by_offset = stride, padding, by_offset
 
     def forward(self, x):
+        return self.columns(x)
+
+    def columns(self, x, ones_column=False):
+        """The columns of x; with ones_column (rows layout), one more column of ones."""
         n, c, h, w = x.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
         oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
@@ -38,55 +48,74 @@ class Unfold(Op):
             raise ValueError(
                 f"conv/pool: a {self.kh}x{self.kw} window does not fit in a {h}x{w} input "
                 f"with padding {self.padding}")
+        self.out_hw = (oh, ow)
         padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
         padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
-        self.out_hw = (oh, ow)
+        k = self.kh * self.kw * c
+        if self.by_offset:
+            cols = np.empty((self.kh, self.kw, n, oh, ow, c), dtype=x.dtype)
+            for (i, j), window in self._offsets(padded, oh, ow):
+                cols[i, j] = window
+            return cols.reshape(self.kh * self.kw, n * oh * ow, c)
         if c < 4:
-            return self._columns_by_offset(padded, oh, ow)
-        s0, s1, s2, s3 = padded.strides
-        windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
-                             (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
-        return windows.reshape(n * oh * ow, self.kh * self.kw * c)
+            # A window row of so few channels is too short for the strided copy to be fast:
+            # build the transpose instead, one kernel offset at a time.
+            cols_t = np.empty((k + ones_column, n * oh * ow), dtype=x.dtype)
+            by_offset = cols_t[:k].reshape(self.kh, self.kw, c, n, oh, ow)
+            for (i, j), window in self._offsets(padded, oh, ow):
+                by_offset[i, j] = window.transpose(3, 0, 1, 2)
+            cols = cols_t.T
+        else:
+            s0, s1, s2, s3 = padded.strides
+            windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
+                                 (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
+            cols = np.empty((n * oh * ow, k + ones_column), dtype=x.dtype)
+            cols[:, :k].reshape(windows.shape)[...] = windows
+        if ones_column:
+            cols[:, k] = 1
+        return cols
 
-    def _columns_by_offset(self, padded, oh, ow):
-        """The same matrix, built as its transpose one kernel offset at a time: with few
-        channels a window row is too short for the strided copy to be fast."""
-        n, _, _, c = padded.shape
-        (sh, sw), channels_first = self.stride, padded.transpose(3, 0, 1, 2)
-        cols_t = np.empty((self.kh, self.kw, c, n, oh, ow), dtype=padded.dtype)
+    def _offsets(self, padded, oh, ow):
+        """For each kernel offset (i, j): the (N, OH, OW, C) view of the padded NHWC input
+        that holds position (i, j) of every window."""
+        sh, sw = self.stride
         for i in range(self.kh):
             for j in range(self.kw):
-                cols_t[i, j] = channels_first[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
-        return cols_t.reshape(self.kh * self.kw * c, n * oh * ow).T
+                yield (i, j), padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
 
     def backward(self, g):
         n, c, h, w = self.inputs[0].shape
-        return (Fold((n, c, h, w), (self.kh, self.kw), self.stride, self.padding)(g),)
+        return (Fold((n, c, h, w), (self.kh, self.kw), self.stride, self.padding,
+                     self.by_offset)(g),)
 
 
 class Fold(Op):
-    """col2im, the adjoint of Unfold: adds each row back onto the window it came from."""
+    """col2im, the adjoint of Unfold (same two layouts): adds each column back onto the
+    window it came from, one kernel offset at a time (no np.add.at)."""
 
     saves = False
 
-    def __init__(self, shape, kernel, stride, padding):
+    def __init__(self, shape, kernel, stride, padding, by_offset=False):
         self.shape = shape
         self.kh, self.kw = kernel
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.by_offset = stride, padding, by_offset
 
     def forward(self, cols):
         n, c, h, w = self.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
         oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
-        cols = cols.reshape(n, oh, ow, self.kh, self.kw, c)
+        if self.by_offset:
+            cols = cols.reshape(self.kh, self.kw, n, oh, ow, c)
+        else:
+            cols = cols.reshape(n, oh, ow, self.kh, self.kw, c).transpose(3, 4, 0, 1, 2, 5)
         padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
-        for i in range(self.kh):            # one slab per kernel offset: kh*kw adds, no add.at
+        for i in range(self.kh):
             for j in range(self.kw):
-                padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += cols[:, :, :, i, j, :]
+                padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += cols[i, j]
         return padded[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
     def backward(self, g):
-        return (Unfold((self.kh, self.kw), self.stride, self.padding)(g),)
+        return (Unfold((self.kh, self.kw), self.stride, self.padding, self.by_offset)(g),)
 
 
 def _window_views(x, kernel, stride, out_hw):
@@ -113,7 +142,7 @@ class MaxPool(Op):
         if oh < 1 or ow < 1:
             raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit in {h}x{w}")
         views = _window_views(x, self.kernel, self.stride, (oh, ow))
-        best = views[0].copy()
+        best = views[0].copy(order="K")     # K: in x's memory order (conv outputs are NHWC)
         for view in views[1:]:
             np.maximum(best, view, out=best)
         self.best = best
@@ -123,17 +152,28 @@ class MaxPool(Op):
         """Which offset holds each window's first maximum (computed once, when needed)."""
         if self._argmax is None:
             views = _window_views(self.inputs[0].data, self.kernel, self.stride, self.best.shape[2:])
-            argmax = np.zeros(self.best.shape, dtype=np.int16)
-            found = views[0] == self.best
-            for k, view in enumerate(views[1:], start=1):
-                hit = (view == self.best) & ~found
-                np.copyto(argmax, k, where=hit)
-                found |= hit
+            # From the last offset back to the first: argmax = (argmax + 1) * [view_k != max],
+            # so that it ends as the index of the first view that equals the max. Plain
+            # arithmetic: numpy's masked writes (copyto with where=) are several times slower.
+            argmax = np.zeros_like(self.best, dtype=np.int16)
+            for view in views[-2::-1]:
+                argmax += 1
+                argmax *= view != self.best
             self._argmax = argmax
         return self._argmax
 
     def backward(self, g):
-        return (PoolScatter(self.argmax(), self.inputs[0].shape, self.kernel, self.stride)(g),)
+        return (PoolScatter(self.argmax(), self.inputs[0].data, self.kernel, self.stride)(g),)
+
+
+def _laid_out_like(a, template):
+    """a, copied into template's memory layout if it has another one: elementwise work
+    on operands of different layouts runs several times slower."""
+    if [s // a.itemsize for s in a.strides] == [s // template.itemsize for s in template.strides]:
+        return a
+    out = np.empty_like(template, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
 class PoolScatter(Op):
@@ -141,12 +181,14 @@ class PoolScatter(Op):
 
     saves = False
 
-    def __init__(self, argmax, shape, kernel, stride):
-        self.argmax, self.shape, self.kernel, self.stride = argmax, shape, kernel, stride
+    def __init__(self, argmax, like, kernel, stride):
+        """like: the pooled input, whose shape and memory layout the gradient takes."""
+        self.argmax, self.like, self.kernel, self.stride = argmax, like, kernel, stride
 
     def forward(self, g):
-        dx = np.zeros(self.shape, dtype=g.dtype)
+        dx = np.zeros_like(self.like, dtype=g.dtype)   # laid out in memory as the input was
         views = _window_views(dx, self.kernel, self.stride, g.shape[2:])
+        g = _laid_out_like(g, self.argmax)
         overlapping = any(k > s for k, s in zip(self.kernel, self.stride))
         for k, view in enumerate(views):
             if overlapping:
@@ -168,22 +210,21 @@ class PoolGather(Op):
         self.argmax, self.kernel, self.stride = argmax, kernel, stride
 
     def forward(self, x):
-        out = np.zeros(self.argmax.shape, dtype=x.dtype)
+        out = np.zeros_like(self.argmax, dtype=x.dtype)
         for k, view in enumerate(_window_views(x, self.kernel, self.stride, self.argmax.shape[2:])):
             np.copyto(out, view, where=self.argmax == k)
         return out
 
     def backward(self, g):
-        return (PoolScatter(self.argmax, self.inputs[0].shape, self.kernel, self.stride)(g),)
+        return (PoolScatter(self.argmax, self.inputs[0].data, self.kernel, self.stride)(g),)
 
 
 class Conv2d(Op):
     """Cross-correlation as one op: im2col and one matrix product forward; backward with
     Tensor ops (so second derivatives work).
 
-    For stride 1, dL/dx is itself a correlation: of the gradient, padded by k - 1 - p, with
-    the kernel flipped and its channel axes swapped. That is one im2col and one product,
-    cheaper than a product followed by col2im (Fold), which the other strides use.
+    The bias rides along as one more weight, on a column of ones: the forward product adds
+    it, and one product in backward gives the weight and bias gradients together.
     """
 
     def __init__(self, stride, padding):
@@ -193,34 +234,36 @@ class Conv2d(Op):
     def forward(self, x, w, *bias):
         f, c, kh, kw = w.shape
         self.unfold = Unfold((kh, kw), self.stride, self.padding)
-        cols = self.unfold.forward(x)                                  # (N*OH*OW, KH*KW*C)
-        self.cols = cols
-        out = cols @ np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(f, -1).T
+        cols = self.unfold.columns(x, ones_column=bool(bias))     # (N*OH*OW, KH*KW*C [+ 1])
+        weights = w.transpose(0, 2, 3, 1).reshape(f, -1)          # rows in the columns' order
         if bias:
-            out += bias[0]
+            weights = np.concatenate([weights, bias[0][:, None]], axis=1)
+        self.cols = cols
+        out = cols @ weights.T
         (oh, ow), n = self.unfold.out_hw, x.shape[0]
         return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
 
     def backward(self, g):
-        x, w = self.inputs[:2]
+        x, w, *bias = self.inputs
         f, c, kh, kw = w.shape
+        k = kh * kw * c
         g_rows = g.transpose(0, 2, 3, 1).reshape(-1, f)                 # (N*OH*OW, F)
         gx = gw = gb = None
         if x.requires_grad:
-            (ph, pw) = self.padding
-            if self.stride == (1, 1) and ph <= kh - 1 and pw <= kw - 1:
-                flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)     # (C, F, KH, KW)
-                gx = Conv2d((1, 1), (kh - 1 - ph, kw - 1 - pw))(g, flipped)
-            else:
-                gx = Fold(x.shape, (kh, kw), self.stride, self.padding)(
-                    g_rows @ w.transpose(0, 2, 3, 1).reshape(f, -1))
-        if w.requires_grad:
-            # When recording (create_graph) the columns must be a function of x; otherwise
-            # the ones kept from forward are a constant.
-            cols = self.unfold(x) if grad_mode.enabled else constant(self.cols)
-            gw = (cols.T @ g_rows).T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
-        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
-            gb = g.sum(axis=(0, 2, 3))
+            # kernel offset (i, j) sends g_rows @ w[:, :, i, j] back to the input pixels it read
+            by_offset = g_rows @ w.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
+            gx = Fold(x.shape, (kh, kw), self.stride, self.padding, by_offset=True)(by_offset)
+        bias_grad = bool(bias) and bias[0].requires_grad
+        if grad_mode.enabled:
+            # Recording (create_graph): the columns must be a function of x, not a constant.
+            if w.requires_grad:
+                gw = (self.unfold(x).T @ g_rows).T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+            if bias_grad:
+                gb = g.sum(axis=(0, 2, 3))
+        elif w.requires_grad or bias_grad:
+            both = constant(self.cols).T @ g_rows                        # (KH*KW*C [+ 1], F)
+            gw = both[:k].T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2) if w.requires_grad else None
+            gb = both[k] if bias_grad else None                         # the ones column's row
         return gx, gw, gb
 
     def release(self):
