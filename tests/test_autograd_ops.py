@@ -173,7 +173,8 @@ def test_losses_and_linear(data):
 @settings(max_examples=10, deadline=None)
 @given(data=st.data(), stride=st.integers(1, 2), padding=st.integers(0, 2))
 def test_conv2d(data, stride, padding):
-    n, c, f = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    # up to 5 channels: im2col has one path for fewer than 4 channels and one for more
+    n, c, f = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 5)), data.draw(st.integers(1, 3))
     kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
     h, w = data.draw(st.integers(kh, 6)), data.draw(st.integers(kw, 6))
     check(lambda x, wt, b: F.conv2d(x, wt, b, stride=stride, padding=padding),
@@ -228,6 +229,9 @@ TORCH_CASES = {
     "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
                lambda t, x, w, b: t.nn.functional.conv2d(x, w, b, stride=2, padding=1),
                [(2, 3, 7, 6), (4, 3, 3, 3), (4,)]),
+    "conv2d_many_channels": (lambda x, w, b: F.conv2d(x, w, b, padding=1),
+                             lambda t, x, w, b: t.nn.functional.conv2d(x, w, b, padding=1),
+                             [(2, 6, 5, 5), (3, 6, 3, 3), (3,)]),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2), lambda t, x: t.nn.functional.max_pool2d(x, 2), [(2, 3, 6, 5)]),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2), lambda t, x: t.nn.functional.avg_pool2d(x, 3, 2), [(2, 3, 7, 7)]),
     "getitem": (lambda x: x[np.array([0, 2, 0]), 1:], lambda t, x: x[t.tensor([0, 2, 0]), 1:], [(3, 4)]),
@@ -326,6 +330,39 @@ def test_max_pool_ties_match_pytorch():
     F.max_pool2d(ours, 2).sum().backward()
     torch.nn.functional.max_pool2d(theirs, 2).sum().backward()
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("by_offset", [False, True])
+@pytest.mark.parametrize("channels,stride,padding", [(2, 1, 0), (5, 2, 1), (4, 1, 2)])
+def test_unfold_and_fold_are_adjoint(by_offset, channels, stride, padding):
+    """<Unfold(x), y> = <x, Fold(y)> in both column layouts: each is the other's backward."""
+    from course.nn.conv_ops import Fold, Unfold
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, channels, 7, 6))
+    unfold = Unfold((3, 2), (stride, stride), (padding, padding), by_offset)
+    cols = unfold.forward(x)
+    y = rng.standard_normal(cols.shape)
+    folded = Fold(x.shape, (3, 2), (stride, stride), (padding, padding), by_offset).forward(y)
+    assert folded.shape == x.shape
+    np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12)
+
+
+def test_pooling_keeps_the_memory_layout_it_is_given():
+    """A conv's output is laid out channels-last; pooling it (and its gradient, whatever the
+    gradient's own layout) gives the same numbers as pooling a C-ordered copy."""
+    rng = np.random.default_rng(4)
+    nhwc = np.maximum(rng.standard_normal((2, 6, 6, 3)), 0).round(1)      # ReLU-like: ties
+    channels_last = nhwc.transpose(0, 3, 1, 2)
+    g = rng.standard_normal((2, 3, 3, 3))
+    results = []
+    for x in (channels_last, np.ascontiguousarray(channels_last)):
+        t = Tensor(x, requires_grad=True)
+        out = F.max_pool2d(t, 2)
+        out.backward(Tensor(g))
+        results.append((out.data, t.grad.data))
+        assert t.grad.data.strides == x.strides        # the gradient is laid out as the input
+    for ours, reference in zip(*results):
+        np.testing.assert_array_equal(ours, reference)
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 1), (2, 0), (1, 3)])
