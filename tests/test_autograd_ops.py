@@ -347,6 +347,19 @@ def test_unfold_and_fold_are_adjoint(by_offset, channels, stride, padding):
     np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12)
 
 
+def test_first_layer_weight_gradient_over_a_long_batch():
+    """A first layer's weight gradient sums over thousands of positions (computed in chunks
+    with a remainder here): compare with the plain sum over windows."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((9, 1, 28, 28)), rng.standard_normal((4, 1, 5, 5)), rng.standard_normal(4)
+    g = rng.standard_normal((9, 4, 24, 24))
+    wt, bt = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+    F.conv2d(Tensor(x), wt, bt).backward(Tensor(g))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (5, 5), axis=(2, 3))   # (9, 1, 24, 24, 5, 5)
+    np.testing.assert_allclose(wt.grad.data, np.einsum("nfij,ncijuv->fcuv", g, windows), rtol=1e-10)
+    np.testing.assert_allclose(bt.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-10)
+
+
 def test_pooling_keeps_the_memory_layout_it_is_given():
     """A conv's output is laid out channels-last; pooling it (and its gradient, whatever the
     gradient's own layout) gives the same numbers as pooling a C-ordered copy."""
