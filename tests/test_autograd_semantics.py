@@ -393,3 +393,18 @@ def test_pytorch_method_names():
     # y = sum_i ((x_i + 2)/2)^2 x_i  ->  dy/dx_i = (x_i + 2)/2 * x_i + ((x_i + 2)/2)^2
     xi = z.data[0]
     np.testing.assert_allclose(x.grad.data[0], (xi + 2) / 2 * xi + ((xi + 2) / 2) ** 2)
+
+
+def test_leaf_gradients_are_fresh_arrays_laid_out_like_the_leaf():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()                     # Add hands the same gradient to both
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data += 1
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    # Linear's weight gradient comes out of BLAS transposed; .grad is still C-ordered
+    x, w = Tensor(np.ones((5, 3))), leaf(np.ones((4, 3)))
+    F.linear(x, w).sum().backward()
+    assert w.grad.data.flags.c_contiguous
+    fortran = Tensor(np.asfortranarray(np.ones((3, 4))), requires_grad=True)
+    (fortran * 2).sum().backward()
+    assert fortran.grad.data.flags.f_contiguous and not fortran.grad.data.flags.c_contiguous
