@@ -21,6 +21,15 @@ def _pair(v):
     return (v, v) if np.isscalar(v) else tuple(v)
 
 
+def _offset_views(padded, kernel, stride, out_hw):
+    """For each kernel offset (i, j): the (N, OH, OW, C) view of an NHWC array that holds
+    position (i, j) of every window."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield (i, j), padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
+
+
 class Unfold(Op):
     """im2col: the input's values under every window, in one of two layouts.
 
@@ -54,7 +63,7 @@ class Unfold(Op):
         k = self.kh * self.kw * c
         if self.by_offset:
             cols = np.empty((self.kh, self.kw, n, oh, ow, c), dtype=x.dtype)
-            for (i, j), window in self._offsets(padded, oh, ow):
+            for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
                 cols[i, j] = window
             return cols.reshape(self.kh * self.kw, n * oh * ow, c)
         if c < 4:
@@ -62,7 +71,7 @@ class Unfold(Op):
             # build the transpose instead, one kernel offset at a time.
             cols_t = np.empty((k + ones_column, n * oh * ow), dtype=x.dtype)
             by_offset = cols_t[:k].reshape(self.kh, self.kw, c, n, oh, ow)
-            for (i, j), window in self._offsets(padded, oh, ow):
+            for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
                 by_offset[i, j] = window.transpose(3, 0, 1, 2)
             cols = cols_t.T
         else:
@@ -74,14 +83,6 @@ class Unfold(Op):
         if ones_column:
             cols[:, k] = 1
         return cols
-
-    def _offsets(self, padded, oh, ow):
-        """For each kernel offset (i, j): the (N, OH, OW, C) view of the padded NHWC input
-        that holds position (i, j) of every window."""
-        sh, sw = self.stride
-        for i in range(self.kh):
-            for j in range(self.kw):
-                yield (i, j), padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
 
     def backward(self, g):
         n, c, h, w = self.inputs[0].shape
@@ -109,9 +110,8 @@ class Fold(Op):
         else:
             cols = cols.reshape(n, oh, ow, self.kh, self.kw, c).transpose(3, 4, 0, 1, 2, 5)
         padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
-        for i in range(self.kh):
-            for j in range(self.kw):
-                padded[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += cols[i, j]
+        for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
+            window += cols[i, j]
         return padded[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
     def backward(self, g):
