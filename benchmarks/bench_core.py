@@ -6,6 +6,7 @@ Run from the repository root with this machine's OpenBLAS overrides unset:
 
 Each figure is the best of many repetitions (after a warm-up), float32 throughout: on a
 shared, noisy machine the minimum is the most repeatable estimate of what the code costs.
+The two sides take turns, in blocks, for a few seconds per case (see best_times).
 """
 import argparse
 import os
@@ -22,19 +23,23 @@ except ImportError:          # the comparison column is then left empty
     torch = None
 
 
-def best_times(fns, repeat, rounds=4):
-    """The best time of each function over `repeat` calls, taken in `rounds` blocks in turn:
-    a burst of load from elsewhere then slows both sides alike instead of one. The first
-    call of each block is a warm-up (the other framework's worker threads may still be
+def best_times(fns, seconds, block=5):
+    """The best time of each function, from blocks of `block` calls taken in turn until
+    `seconds` have passed (at least two blocks each). On a shared virtual machine a slow
+    spell lasts seconds and slows memory-bound numpy code more than PyTorch's; a run long
+    enough to see quiet moments, shared by both sides, gives steady figures. The first
+    call of a block is a warm-up (the other framework's worker threads may still be
     spinning when a block starts)."""
     best = [float("inf")] * len(fns)
-    for _ in range(rounds):
+    end, rounds = time.perf_counter() + seconds, 0
+    while rounds < 2 or time.perf_counter() < end:
         for i, fn in enumerate(fns):
             fn()
-            for _ in range(max(repeat // rounds, 1)):
+            for _ in range(block):
                 start = time.perf_counter()
                 fn()
                 best[i] = min(best[i], time.perf_counter() - start)
+        rounds += 1
     return best
 
 
@@ -124,7 +129,7 @@ def per_op_case(rng, n_ops=50):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=4.0, help="time spent on each case (both sides)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="BLAS threads for numpy and torch alike (1 is steadier on a busy machine)")
     args = parser.parse_args()
@@ -154,7 +159,7 @@ def main():
     print(f"{'case':45s} {'course':>11s} {'pytorch':>11s} {'ratio':>7s} {'target':>7s}")
     for name, ours, theirs, per, target in cases:
         fns = [ours, theirs] if (torch is not None and theirs) else [ours]
-        times = [t / per for t in best_times(fns, args.repeat)]
+        times = [t / per for t in best_times(fns, args.seconds)]
         t_ours, t_theirs = times[0], (times[1] if len(times) > 1 else None)
         unit, scale = ("us", 1e6) if t_ours < 1e-3 else ("ms", 1e3)
         theirs_txt = f"{t_theirs * scale:8.2f} {unit}" if t_theirs else "       -   "
