@@ -58,8 +58,11 @@ class Unfold(Op):
                 f"conv/pool: a {self.kh}x{self.kw} window does not fit in a {h}x{w} input "
                 f"with padding {self.padding}")
         self.out_hw = (oh, ow)
-        padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
-        padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+        if ph == pw == 0:      # no copy at all when x is laid out channels-last already
+            padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        else:
+            padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+            padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
         k = self.kh * self.kw * c
         if self.by_offset:
             cols = np.empty((self.kh, self.kw, n, oh, ow, c), dtype=x.dtype)
