@@ -165,7 +165,8 @@ def test_losses_and_linear(data):
     n, k = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 5))
     logits = data.draw(values((n, k)))
     targets = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
-    check(lambda z: F.cross_entropy(z, targets), logits)
+    for reduction in ("mean", "sum", "none"):
+        check(lambda z: F.cross_entropy(z, targets, reduction=reduction), logits)
     check(lambda p, t: F.mse_loss(p, t), logits, data.draw(values((n, k))))
     check(lambda x, w, b: F.linear(x, w, b), logits, data.draw(values((3, k))), data.draw(values((3,))))
 
@@ -376,6 +377,24 @@ def test_pooling_keeps_the_memory_layout_it_is_given():
         assert t.grad.data.strides == x.strides        # the gradient is laid out as the input
     for ours, reference in zip(*results):
         np.testing.assert_array_equal(ours, reference)
+
+
+def test_cross_entropy_second_derivatives():
+    """The Hessian of the loss times a vector, by the engine (create_graph) and by finite
+    differences of the first derivative."""
+    from course.autograd import grad
+    rng = np.random.default_rng(8)
+    z0, v, targets = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+
+    def first_derivative_dot_v(z):
+        (gz,) = grad(F.cross_entropy(z, targets), [z], create_graph=True)
+        return (gz * Tensor(v)).sum()
+
+    z = Tensor(z0.copy(), requires_grad=True)
+    (hz,) = grad(first_derivative_dot_v(z), [z])
+    (numeric,) = finite_differences(
+        lambda za: first_derivative_dot_v(Tensor(za, requires_grad=True)).data, [z0.copy()], np.array(1.0))
+    np.testing.assert_allclose(hz.data, numeric, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 1), (2, 0), (1, 3)])

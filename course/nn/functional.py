@@ -6,6 +6,7 @@ Tensor recorded in the graph.
 import numpy as np
 
 from course.autograd import Tensor, ops
+from course.autograd.grad_mode import _state as grad_mode
 from course.nn import conv_ops
 
 
@@ -74,8 +75,44 @@ def cross_entropy(logits, targets, reduction="mean"):
     if targets.size and (targets.min() < 0 or targets.max() >= logits.shape[1]):
         raise ValueError(f"cross_entropy: targets must lie in [0, {logits.shape[1]}), got "
                          f"values from {targets.min()} to {targets.max()}")
-    picked = log_softmax(logits, axis=1)[np.arange(len(targets)), targets]
-    return _reduce(-picked, reduction)
+    _check_reduction(reduction)
+    return CrossEntropy(targets, reduction)(logits)
+
+
+class CrossEntropy(ops.Op):
+    """-log softmax(z)[y] per row, then the mean (or sum) over rows, as one op.
+
+    Its gradient is the lecture's softmax(z) - one_hot(y), row by row, times the incoming
+    gradient (and 1/N for the mean): a few array operations instead of a dozen small ops.
+    """
+
+    def __init__(self, targets, reduction):
+        self.targets, self.reduction = targets, reduction
+
+    def forward(self, logits):
+        log_probs = LogSoftmax(axis=1).forward(logits)
+        self.probs = np.exp(log_probs)
+        losses = -log_probs[np.arange(len(self.targets)), self.targets]
+        if self.reduction == "none":
+            return losses
+        return losses.sum() if self.reduction == "sum" else losses.mean()
+
+    def backward(self, g):
+        (logits,) = self.inputs
+        n = len(self.targets)
+        one_hot = np.zeros_like(self.probs)
+        one_hot[np.arange(n), self.targets] = 1
+        # Recording (create_graph): the probabilities must be a function of the logits.
+        probs = softmax(logits, axis=1) if grad_mode.enabled else ops.constant(self.probs)
+        if self.reduction == "none":
+            g = g.reshape((n, 1))
+        elif self.reduction == "mean":
+            g = g * (1.0 / n)
+        return ((probs - ops.constant(one_hot)) * g,)
+
+    def release(self):
+        super().release()
+        self.probs = None
 
 
 def mse_loss(pred, target, reduction="mean"):
@@ -87,14 +124,16 @@ def mse_loss(pred, target, reduction="mean"):
     return _reduce((pred - target) ** 2, reduction)
 
 
+def _check_reduction(reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def _reduce(losses, reduction):
+    _check_reduction(reduction)
     if reduction == "mean":
         return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return losses.sum() if reduction == "sum" else losses
 
 
 def linear(x, weight, bias=None):
