@@ -23,7 +23,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import resource
 import statistics
@@ -34,6 +33,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _threads import add_threads_option, use_threads
 
 from course import nn, optim
 from course.autograd import Tensor, manual_seed, no_grad
@@ -243,8 +243,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=list(SETTINGS), nargs="*", default=list(SETTINGS))
     parser.add_argument("--profile", action="store_true", help="cProfile one course epoch per data set")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="BLAS threads for numpy and torch alike (1 is steadier on a busy machine)")
+    add_threads_option(parser)
     parser.add_argument("--memory-probe", choices=list(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
@@ -252,20 +251,12 @@ def main():
         return
 
     try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        print("threadpoolctl missing: numpy's BLAS keeps its default thread count")
-    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
-        print("note: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; numpy's GEMM runs at about half "
-              "speed. Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.")
-    try:
         import torch
     except ImportError:
         torch = None
         print("PyTorch is not installed: course alone is timed.\n")
+    use_threads(args.threads)
     if torch is not None:
-        torch.set_num_threads(args.threads)
         print(f"PyTorch {torch.__version__} and numpy {np.__version__}, {args.threads} thread(s) each\n")
 
     for name in args.data:

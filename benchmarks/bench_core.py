@@ -9,10 +9,10 @@ shared, noisy machine the minimum is the most repeatable estimate of what the co
 The two sides take turns, in blocks, for a few seconds per case (see best_times).
 """
 import argparse
-import os
 import time
 
 import numpy as np
+from _threads import add_threads_option, use_threads
 
 from course.autograd import Tensor
 from course.nn import functional as F
@@ -130,19 +130,9 @@ def per_op_case(rng, n_ops=50):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="time spent on each case (both sides)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="BLAS threads for numpy and torch alike (1 is steadier on a busy machine)")
+    add_threads_option(parser)
     args = parser.parse_args()
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        print("threadpoolctl missing: numpy's BLAS keeps its default thread count")
-    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
-        print("note: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; numpy's GEMM runs at about half "
-              "speed. Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.")
-    if torch is not None:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     rng = np.random.default_rng(0)
     conv1 = conv_case(64, 1, 28, 32, 5, rng)
     conv2 = conv_case(64, 32, 12, 64, 3, rng)
