@@ -69,18 +69,17 @@ class Unfold(Op):
             for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
                 cols[i, j] = window
             return cols.reshape(self.kh * self.kw, n * oh * ow, c)
+        s0, s1, s2, s3 = padded.strides
+        windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
+                             (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
         if c < 4:
-            # A window row of so few channels is too short for the strided copy to be fast:
-            # build the transpose instead, one kernel offset at a time.
+            # A window row of so few channels is too short a run to copy fast: build the
+            # transpose instead, whose runs are rows of output positions.
             cols_t = np.empty((k + ones_column, n * oh * ow), dtype=x.dtype)
             by_offset = cols_t[:k].reshape(self.kh, self.kw, c, n, oh, ow)
-            for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
-                by_offset[i, j] = window.transpose(3, 0, 1, 2)
+            by_offset[...] = windows.transpose(3, 4, 5, 0, 1, 2)
             cols = cols_t.T
         else:
-            s0, s1, s2, s3 = padded.strides
-            windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
-                                 (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
             cols = np.empty((n * oh * ow, k + ones_column), dtype=x.dtype)
             cols[:, :k].reshape(windows.shape)[...] = windows
         if ones_column:
