@@ -64,14 +64,13 @@ class Unfold(Op):
             padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
             padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
         k = self.kh * self.kw * c
+        s0, s1, s2, s3 = padded.strides
+        windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),       # a view, no copy
+                             (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
         if self.by_offset:
             cols = np.empty((self.kh, self.kw, n, oh, ow, c), dtype=x.dtype)
-            for (i, j), window in _offset_views(padded, (self.kh, self.kw), self.stride, (oh, ow)):
-                cols[i, j] = window
+            cols[...] = windows.transpose(3, 4, 0, 1, 2, 5)
             return cols.reshape(self.kh * self.kw, n * oh * ow, c)
-        s0, s1, s2, s3 = padded.strides
-        windows = as_strided(padded, (n, oh, ow, self.kh, self.kw, c),
-                             (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
         if c < 4:
             # A window row of so few channels is too short a run to copy fast: build the
             # transpose instead, whose runs are rows of output positions.
