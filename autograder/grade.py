@@ -18,7 +18,9 @@ statement that killed it is skipped, and grading goes on: the death costs only w
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -27,10 +29,27 @@ from .model import Source, load_source
 from .kernel import skip_magics
 from .recover import plan_for_file
 from .sandbox import Kernel, KernelDied, Limits, scratch_folder
+from .trusted import KernelGone, TrustedNotebook
 
 STATUS_PASSED, STATUS_FAILED, STATUS_NOT_RUN = "passed", "failed", "not run"
 STATUS_DIED, STATUS_TAMPERED = "kernel died", "tampered"
 MAX_RESTARTS = 6
+
+
+@contextlib.contextmanager
+def grading_environment():
+    """The variables the instructor's code sees while grading, as in the kernel (NBGRADER_EXECUTION
+    shortens training; plots draw off screen)."""
+    saved = {name: os.environ.get(name) for name in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+    os.environ.update(NBGRADER_EXECUTION="autograde", MPLBACKEND="Agg")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def file_sha256(path: Path) -> str:
@@ -83,15 +102,11 @@ def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: li
     scratch = scratch_folder()
     kernel = Kernel(scratch, limits, hide=list(hide), files=list(files),
                     preload=imported_modules(source), profile=True)
+    scratch_result = {"flags": [], "notes": [], "cells": [], "deaths": []}
     try:
-        kernel.start()
-        for step in plan.steps:
-            if step.kind != "test":
-                kernel.run_cell(step.kind, step.code, step.label)
-            else:
-                cell = source.by_id(step.cell_id)
-                kernel.run_test(cell.code, step.label)
-        modules = kernel.modules()
+        with grading_environment():
+            run_plan(plan, source, kernel, TrustedNotebook(source, kernel, limits.timeout), scratch_result)
+        modules = kernel.modules() if kernel.proc is not None else []
     except (KernelDied, RuntimeError):
         modules = []
     finally:
@@ -102,39 +117,20 @@ def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: li
         m for m in modules if not m.startswith(skip) and ("._" not in m)]))
 
 
-def grade_submission(path: str | Path, source: Source, limits: Limits = Limits(),
-                     hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None,
-                     preload: list[str] | None = None) -> dict:
-    """Grade the notebook at path against source. Never raises for a bad submission."""
-    started = time.monotonic()
-    path = Path(path)
-    result = {"status": "graded", "error": "", "score": 0.0, "max_score": source.max_score,
-              "tests": [], "cells": [], "deaths": [], "flags": [], "notes": [],
-              "sha256": file_sha256(path), "source_sha256": source_sha256(source)}
+def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, result: dict) -> list[dict]:
+    """Run the plan's steps: cells in the kernel, tests here. Fills result's cells, deaths, flags and
+    notes; returns the test records. A kernel that dies is restarted and the cells that had run
+    are replayed (without the statement that killed it)."""
     tests_by_id = {c.cell_id: c for c in source.tests}
-    plan = plan_for_file(path, source)
-    if plan.error:
-        result.update(status="unreadable", error=plan.error,
-                      tests=[_test_record(c, STATUS_NOT_RUN, plan.error) for c in source.tests])
-        result["seconds"] = round(time.monotonic() - started, 3)
-        return result
-    result["notes"] += plan.notes
-    result["flags"] += plan.flags
-    flags = result["flags"]
+    flags, records = result["flags"], []
+    done: list[tuple[int, tuple]] = []   # cells that ran: (step index, skipped statements)
+    restarts = 0
 
     def add_flags(step_label, answer):
         for change in answer.get("tamper", []):
             flags.append(f"tampering in {step_label}: {change} (undone)")
         for blocked in dict.fromkeys(answer.get("blocked", [])):
             flags.append(f"{step_label}: {blocked}")
-        for note in dict.fromkeys(answer.get("notes", [])):
-            flags.append(f"{step_label}: {note}")
-
-    scratch = scratch_folder(scratch_base)
-    kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
-                    preload=imported_modules(source) if preload is None else preload)
-    done: list[tuple[int, tuple]] = []   # cells that ran: (step index, skipped statements)
-    restarts = 0
 
     def restart_and_replay() -> bool:
         nonlocal restarts
@@ -145,11 +141,13 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         for index, skip in done:
             step = plan.steps[index]
             try:
-                kernel.run_cell(step.kind, step.code, step.label, skip)
+                answer = kernel.run_cell(step.kind, step.code, step.label, skip)
             except KernelDied as death:
                 result["deaths"].append({"where": f"{step.label} (replayed)", "line": death.line,
                                          "cause": death.cause})
                 return False
+            if step.kind == "student":
+                notebook.bind(answer)
         return True
 
     alive = True
@@ -159,28 +157,26 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         for index, step in enumerate(plan.steps):
             if not alive:
                 if step.kind == "test":
-                    result["tests"].append(_test_record(tests_by_id[step.cell_id], STATUS_NOT_RUN,
-                                                        "not run: the kernel could not be restarted"))
+                    records.append(_test_record(tests_by_id[step.cell_id], STATUS_NOT_RUN,
+                                                "not run: the kernel could not be restarted"))
                 continue
             if step.kind == "test":
                 cell = tests_by_id[step.cell_id]
                 try:
-                    answer = kernel.run_test(cell.code, step.label)
-                except KernelDied as death:
+                    answer = notebook.run_test(cell.code, step.label)
+                except KernelGone as gone:
+                    death = gone.death
                     result["deaths"].append({"where": step.label, "line": death.line, "cause": death.cause})
-                    result["tests"].append(_test_record(cell, STATUS_DIED, f"the kernel {death.cause}"))
+                    records.append(_test_record(cell, STATUS_DIED, f"the kernel {death.cause}"))
                     alive = restart_and_replay()
                     continue
-                add_flags(step.label, answer)
-                if answer.get("tamper"):
-                    record = _test_record(cell, STATUS_TAMPERED, "protected modules were changed during "
-                                          "the test: " + "; ".join(answer["tamper"]), answer.get("output", ""))
-                elif answer.get("passed"):
-                    record = _test_record(cell, STATUS_PASSED, output=answer.get("output", ""))
+                if answer["passed"]:
+                    record = _test_record(cell, STATUS_PASSED, output=answer["output"])
                 else:
-                    record = _test_record(cell, STATUS_FAILED, answer.get("error", ""),
-                                          answer.get("output", ""), answer.get("failed_part"))
-                result["tests"].append(record)
+                    record = _test_record(cell, STATUS_FAILED, answer["error"], answer["output"],
+                                          answer["failed_part"])
+                record["tainted"] = answer["tainted"]
+                records.append(record)
                 continue
             skip: set[int] = set()
             while True:
@@ -198,18 +194,57 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
                 done.append((index, tuple(sorted(skip))))
                 add_flags(step.label, answer)
                 break
+            if step.kind == "student":
+                notebook.bind(answer)
+            elif step.kind == "setup" and alive:
+                try:
+                    notebook.run_setup(step.cell_id, step.code)
+                except KernelGone as gone:
+                    result["deaths"].append({"where": step.label, "line": gone.death.line,
+                                             "cause": gone.death.cause})
+                    alive = restart_and_replay()
             if step.kind == "student" or answer.get("error"):
                 result["cells"].append({"label": step.label, "error": answer.get("error", ""),
-                                        "output": answer.get("output", "")})
+                                        "output": answer.get("output", ""),
+                                        "tainted": notebook.connection.tainted})
     except RuntimeError as error:  # the kernel could not start at all
         result["status"] = "error"
         result["error"] = str(error)
-        graded = {t["cell_id"] for t in result["tests"]}
-        result["tests"] += [_test_record(c, STATUS_NOT_RUN, str(error)) for c in source.tests
-                            if c.cell_id not in graded]
+        graded = {t["cell_id"] for t in records}
+        records += [_test_record(c, STATUS_NOT_RUN, str(error)) for c in source.tests if c.cell_id not in graded]
+    return records
+
+
+def grade_submission(path: str | Path, source: Source, limits: Limits = Limits(),
+                     hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None,
+                     preload: list[str] | None = None) -> dict:
+    """Grade the notebook at path against source. Never raises for a bad submission."""
+    started = time.monotonic()
+    path = Path(path)
+    result = {"status": "graded", "error": "", "score": 0.0, "max_score": source.max_score,
+              "tests": [], "cells": [], "deaths": [], "flags": [], "notes": [],
+              "sha256": file_sha256(path), "source_sha256": source_sha256(source)}
+    plan = plan_for_file(path, source)
+    if plan.error:
+        result.update(status="unreadable", error=plan.error,
+                      tests=[_test_record(c, STATUS_NOT_RUN, plan.error) for c in source.tests])
+        result["seconds"] = round(time.monotonic() - started, 3)
+        return result
+    result["notes"] += plan.notes
+    result["flags"] += plan.flags
+    flags = result["flags"]
+    scratch = scratch_folder(scratch_base)
+    kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
+                    preload=imported_modules(source) if preload is None else preload)
+    notebook = TrustedNotebook(source, kernel, limits.timeout)
+    try:
+        with grading_environment():
+            result["tests"] = run_plan(plan, source, kernel, notebook, result)
     finally:
         kernel.close()
         shutil.rmtree(scratch, ignore_errors=True)
+    flags += notebook.connection.flags
+    result["notes"] += notebook.notes
     for stray in kernel.stray:
         flags.append(f"unexpected data on the grader's channel: {stray[:80]!r}")
     for death in result["deaths"]:

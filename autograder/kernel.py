@@ -13,10 +13,16 @@ at a time, over a pipe (JSON lines; every answer carries the command's nonce):
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import json
 import os
 import sys
+import types
+
+import numpy as np
+
+from autograder import wire
 
 # Harness functions use a private copy of builtins (see guard.py).
 __builtins__ = dict(vars(builtins))
@@ -170,6 +176,245 @@ def _expose_python(libc, scratch, bind_flags) -> list[str]:
     return notes
 
 
+class KernelObjects:
+    """The kernel's half of the conversation with the grader's test code (see autograder.wire).
+
+    The grader holds references (numbers) to the student's objects; the kernel keeps the objects.
+    What the grader sends with an id is its own (an array, list, dict, random generator or
+    notebook object): after each request the kernel sends back what the student's code changed
+    in them, so that in-place updates look as they would in the notebook.
+    """
+
+    def __init__(self, student_ns: dict):
+        self.student_ns = student_ns
+        self.setup_values: dict = {}
+        self.refs: dict = {}
+        self._next_ref = 1
+        self._next_object = -1
+        self.object_ids: dict = {}        # id(kernel object) -> (wire id, object)
+        self.grader_objects: dict = {}    # the grader's wire id -> kernel object (kept across calls)
+        self.begin()
+
+    # -- what the notebook's setup cells bound
+    def note_setup(self, statement) -> None:
+        for name in bound_names(statement):
+            if name in self.student_ns:
+                self.setup_values[name] = self.student_ns[name]
+
+    def setup_class_name(self, cls):
+        name = getattr(cls, "__name__", None)
+        return name if isinstance(name, str) and self.setup_values.get(name) is cls else None
+
+    # -- one request
+    def begin(self):
+        self.received_arrays, self.received_lists, self.received_dicts = [], [], []
+        self.received_rngs, self.received_objects = [], []
+        self.by_identity: dict = {}       # id(object the grader sent) -> (wire id, object)
+
+    def received(self, wire_id, value):
+        if type(wire_id) is not int:
+            raise wire.WireError("bad id")
+        self.by_identity[id(value)] = (wire_id, value)
+        if type(value) is np.ndarray:
+            self.received_arrays.append((wire_id, value, value.copy()))
+        elif type(value) is list:
+            self.received_lists.append((wire_id, value, [id(v) for v in value]))
+        elif type(value) is dict:
+            self.received_dicts.append((wire_id, value, {k: id(v) for k, v in value.items()}))
+
+    def action(self, command):
+        """The request as a function of no arguments (run with the time limit and capture)."""
+        from course.autograd.function import Context
+
+        decoder = wire.Decoder(self)
+        op = command["op"]
+        if op == "call":
+            target, args, kwargs = decoder.message(command, "target", "args", "kwargs")
+            return lambda: target(*args, **kwargs)
+        if op == "getattr":
+            target, name = decoder.message(command, "target", "name")
+            return lambda: getattr(target, name)
+        if op == "operate":
+            target, how, args = decoder.message(command, "target", "how", "args")
+            operations = {"iter": list, "len": len, "array": np.asarray, "float": float, "int": int,
+                          "bool": bool, "str": str, "repr": repr, "getitem": lambda t, k: t[k]}
+            return lambda: operations[how](target, *args)
+        if op == "bind":
+            name, value = decoder.message(command, "name", "value")
+
+            def bind():
+                self.student_ns[name] = value
+            return bind
+        if op == "forward":
+            cls, needs, args = decoder.message(command, "target", "needs", "args")
+
+            def forward():
+                ctx = Context(tuple(needs))
+                out = cls.forward(ctx, *args)
+                return self.ref_id(ctx), out
+            return forward
+        if op == "backward":
+            cls, ctx_id, grad = decoder.message(command, "target", "ctx", "grad")
+            ctx = self.refs[ctx_id]
+            return lambda: cls.backward(ctx, grad)
+        raise wire.WireError(f"unknown request {op!r}")
+
+    def answer(self, value) -> dict:
+        """The value and what changed in the grader's objects, encoded."""
+        encoder = wire.Encoder(self)
+        try:
+            out = {"value": encoder.encode(value)}
+        except Exception as error:
+            out = {"value": None, "value_error": f"your code returned a value the grader cannot read: {describe(error)}"}
+        out["arrays"] = [[wire_id, wire.encode_array(now)] for wire_id, now, before in self.received_arrays
+                         if now.shape != before.shape or not np.array_equal(now, before, equal_nan=True)]
+        out["lists"] = [[wire_id, {"t": "list", "v": [encoder.encode(v) for v in now]}]
+                        for wire_id, now, before in self.received_lists if [id(v) for v in now] != before]
+        out["dicts"] = [[wire_id, {"t": "dict", "v": [[encoder.encode(k), encoder.encode(v)] for k, v in now.items()]}]
+                        for wire_id, now, before in self.received_dicts
+                        if {k: id(v) for k, v in now.items()} != before]
+        out["rngs"] = [[wire_id, encoder.encode(rng.bit_generator.state)] for wire_id, rng in self.received_rngs]
+        out["objects"] = {"t": "list", "v": [encoder.encode(obj) for obj in self.received_objects]}
+        out["objs"] = encoder.table()
+        return out
+
+    def bindings(self, names) -> dict:
+        """The student's new or changed names: plain data as values, everything else as references."""
+        encoder = wire.Encoder(self)
+        bindings = {}
+        for name in names:
+            try:
+                bindings[name] = encoder.encode(self.student_ns[name])
+            except Exception:
+                bindings[name] = self.ref(self.student_ns[name])
+        return {"bindings": {"t": "dict", "v": [[name, value] for name, value in bindings.items()]},
+                "objs": encoder.table()}
+
+    # -- references
+    def ref_id(self, value) -> int:
+        number = self._next_ref
+        self._next_ref += 1
+        self.refs[number] = value
+        return number
+
+    def ref(self, value) -> dict:
+        from course.autograd.function import Function
+
+        kind = "object"
+        if isinstance(value, type):
+            kind = "function_class" if issubclass(value, Function) else "class"
+        elif callable(value):
+            kind = "function"
+        name = getattr(value, "__name__", None)
+        message = {"t": "ref", "id": self.ref_id(value), "kind": kind, "type": type(value).__name__,
+                   "name": name if isinstance(name, str) else None}
+        if kind == "function":
+            try:
+                import inspect
+                message["params"] = [[p.name, int(p.kind)] for p in inspect.signature(value).parameters.values()]
+            except Exception:
+                pass
+        return message
+
+    # -- wire hooks
+    def encode(self, value, encoder):
+        from course.autograd import Tensor
+
+        known = self.by_identity.get(id(value))
+        if known is not None and known[1] is value and type(value) in (np.ndarray, list, dict):
+            return {"t": "tref", "id": known[0]}
+        kind = type(value)
+        if kind in (tuple, list, dict, np.ndarray, complex, slice) or isinstance(value, np.generic) \
+                or value is Ellipsis:
+            if kind is np.ndarray and value.dtype.kind not in wire.NUMERIC_KINDS:
+                return self.ref(value)
+            if isinstance(value, np.generic) and value.dtype.kind not in wire.NUMERIC_KINDS:
+                return self.ref(value)
+            return None
+        if isinstance(value, Tensor):
+            return {"t": "tensor", "v": wire.encode_array(np.asarray(value.data)),
+                    "requires_grad": bool(value.requires_grad)}
+        if isinstance(value, np.ndarray):
+            return wire.encode_array(np.asarray(value))
+        if kind is np.random.Generator:
+            return {"t": "rng", "state": encoder.encode(value.bit_generator.state)}
+        class_name = self.setup_class_name(kind)
+        if class_name is not None:
+            entry = self.object_ids.get(id(value))
+            if entry is None or entry[1] is not value:
+                entry = (self._next_object, value)
+                self._next_object -= 1
+                self.object_ids[id(value)] = entry
+            return encoder.object_ref(value, entry[0], class_name, lambda: dict(vars(value)))
+        return self.ref(value)
+
+    def decode(self, tag, message, decoder):
+        import importlib
+
+        from course.autograd import Tensor
+
+        if tag == "kref":
+            if message.get("id") not in self.refs:
+                raise wire.WireError("a reference to an object this kernel does not have")
+            return self.refs[message["id"]]
+        if tag == "tensor":
+            return Tensor(decoder.decode(message.get("v")), requires_grad=bool(message.get("requires_grad")))
+        if tag == "rng":
+            state = decoder.decode(message.get("state"))
+            bit_generator = getattr(np.random, state["bit_generator"])()
+            bit_generator.state = state
+            rng = np.random.Generator(bit_generator)
+            if "id" in message:
+                self.received_rngs.append((message["id"], rng))
+            return rng
+        if tag == "module":
+            return importlib.import_module(message["name"])
+        if tag == "lib":
+            value = importlib.import_module(message["module"])
+            for part in message["qualname"].split("."):
+                value = getattr(value, part)
+            return value
+        if tag == "global":
+            name = message["name"]
+            return self.setup_values[name] if name in self.setup_values else self.student_ns[name]
+        if tag == "code":
+            import base64
+            import marshal
+
+            namespace = {"__builtins__": builtins, "__name__": "__main__"}
+            namespace.update(decoder.decode(message["globals"]))
+            closure = tuple(types.CellType(v) for v in decoder.decode(message["closure"])) or None
+            return types.FunctionType(marshal.loads(base64.b64decode(message["code"])), namespace,
+                                      message["name"], decoder.decode(message["defaults"]), closure)
+        raise wire.WireError(f"unknown tag {tag!r}")
+
+    def make_object(self, wire_id, class_name):
+        obj = self.grader_objects.get(wire_id)
+        if obj is None:
+            cls = self.setup_values.get(class_name)
+            obj = object.__new__(cls) if isinstance(cls, type) else types.SimpleNamespace()
+            self.grader_objects[wire_id] = obj
+        self.by_identity[id(obj)] = (wire_id, obj)
+        self.object_ids[id(obj)] = (wire_id, obj)
+        self.received_objects.append(obj)
+        return obj
+
+    def fill_object(self, obj, attributes):
+        vars(obj).update(attributes)
+
+
+def bound_names(statement) -> list[str]:
+    """Names a top-level statement of an instructor cell binds (imports, defs, assignments)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [(alias.asname or alias.name).split(".")[0] for alias in statement.names]
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return []
+
+
 def skip_magics(code: str) -> str:
     """IPython syntax does nothing while grading: a %%cell magic skips the cell, %line magics and
     !shell lines become `pass` (the indentation is kept, so `if IN_COLAB: !pip ...` still parses)."""
@@ -283,12 +528,7 @@ def main(argv=None) -> int:
         if _len(blocked) < 50:
             _append(message)
 
-    trusted_types = []
-    for module_name, class_name in [("course.autograd", "Tensor"), ("course.nn", "Parameter")]:
-        module = sys.modules.get(module_name)
-        if module is not None and isinstance(getattr(module, class_name, None), type):
-            trusted_types.append(getattr(module, class_name))
-    screen = guard.Screen(trusted_types)
+    set_timer, set_signal = None, None
     originals = guard.disable_threads_and_signals()
     set_timer, set_signal = originals["setitimer"], originals["signal"]
 
@@ -301,26 +541,19 @@ def main(argv=None) -> int:
                                     "inspect", "traceback", "warnings", "json", "json.encoder",
                                     "json.decoder", "json.scanner", "ast", "time", "os", "posix")
                         or name == "numpy" or name.startswith(("numpy.", "course"))})
-    private = guard.PrivateModules(
-        [n for n in protected if n.startswith(("numpy", "course")) or n in ("math", "operator")],
-        screen, guard.trusted_numpy(screen))
-    private_builtins = guard.private_builtins(screen, private.importer(builtins.__import__))
-    helpers = guard.check_helpers(screen)
     snapshot = guard.Snapshot(protected)
     if not config.get("profile"):
         guard.install_audit_hook(record_block)
 
-    FunctionType, ModuleType = types.FunctionType, types.ModuleType
-    test_defined: dict = {}
-    setup_values: dict = {}
     from time import monotonic
     facing = guard.sealed(STUDENT_FACING, {})
     # The student's namespace is the __main__ module, as in a notebook; the harness's modules leave
     # sys.modules, so student code finds no way to them.
-    main_module = ModuleType("__main__")
+    main_module = types.ModuleType("__main__")
     student_ns = vars(main_module)
     student_ns.update({"__builtins__": builtins, "get_ipython": facing["get_ipython"],
                        "display": facing["display"]})
+    objects = KernelObjects(student_ns)
     for name in [n for n in sys.modules if n == "autograder" or n.startswith("autograder.")]:
         del sys.modules[name]
     sys.modules["__main__"] = main_module
@@ -334,7 +567,7 @@ def main(argv=None) -> int:
         except Exception:
             return ""
         return text if type(text) is str else ""
-    json_dumps, os_write, exc_info = json.JSONEncoder().encode, os.write, sys.exc_info
+    json_dumps, os_write = json.JSONEncoder().encode, os.write
 
     def send_progress(nonce, index, line):
         """Built without the json module: student code runs between these messages."""
@@ -347,18 +580,10 @@ def main(argv=None) -> int:
         while data:
             data = data[os_write(fd_out, data):]
 
-    def describe(error: BaseException) -> str:
-        kind = type(error).__name__
+    def timed(fn, timeout):
+        set_timer(signal.ITIMER_REAL, max(0.01, timeout))
         try:
-            text = error.args[0] if error.args and type(error.args[0]) is str else ""
-        except Exception:
-            text = ""
-        return f"{kind}: {text}" if text else kind
-
-    def timed_exec(code_object, namespace, timeout):
-        set_timer(signal.ITIMER_REAL, timeout)
-        try:
-            exec(code_object, namespace)
+            return fn()
         finally:
             set_timer(signal.ITIMER_REAL, 0)
 
@@ -387,13 +612,14 @@ def main(argv=None) -> int:
         error = ""
         timeout = float(command["timeout"])
         end = monotonic() + timeout
+        before = {name: id(value) for name, value in student_ns.items()}
         for index, statement in enumerate(tree.body):
             if index in skip:
                 continue
             send_progress(nonce, index, statement.lineno)
             code_object = compile(ast.Module([statement], []), f"<{kind} {label}>", "exec")
             try:
-                with_capture(lambda: timed_exec(code_object, student_ns, max(0.01, end - monotonic())))
+                with_capture(lambda: timed(lambda: exec(code_object, student_ns), end - monotonic()))
             except StepTimeout:
                 error = f"timed out after {timeout:g} s (line {statement.lineno})"
                 break
@@ -401,146 +627,34 @@ def main(argv=None) -> int:
                 error = f"{describe(exception)} (line {statement.lineno})"
                 break
             if kind == "setup":
-                for name in bound_names(statement):
-                    if name in student_ns:
-                        setup_values[name] = student_ns[name]
-        return {"error": error}
+                objects.note_setup(statement)
+        answer = {"error": error}
+        if kind == "student":
+            changed = [name for name, value in list(student_ns.items())
+                       if not name.startswith("__") and before.get(name) != id(value)]
+            answer.update(objects.bindings(changed))
+        return answer
 
-    def bound_names(statement) -> list[str]:
-        """Names a top-level statement of an instructor cell binds (imports, defs, assignments)."""
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            return [(alias.asname or alias.name).split(".")[0] for alias in statement.names]
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return [statement.name]
-        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        return []
-
-    class TestNamespace(dict):
-        """A test cell's globals. When a test rebinds one of the notebook's names (e.g. replaces a
-        student function by the reference for the duration of the test), the student's code sees
-        the new binding too, as it would in the notebook."""
-
-        def __setitem__(self, name, value):
-            dict.__setitem__(self, name, value)
-            if name in student_ns and not name.startswith("__"):
-                student_ns[name] = unwrapped(value)
-
-    def unwrapped(value):
-        """What a test-namespace value is in the student's namespace."""
-        pair = wrappers.get(id(value))
-        if pair is not None and pair[0] is value:
-            return pair[1]
-        if type(value) is ModuleType:
-            return private.real.get(value.__name__, value) if private.copies.get(value.__name__) is value else value
-        return value
-
-    wrappers: dict = {}
-
-    def test_namespace():
-        """Student names, then what the instructor's setup cells bound (a student who rebinds `np`
-        or a checker does not change what tests use), then names earlier tests defined."""
-        wrappers.clear()
-        namespace = TestNamespace({"__name__": "__test__", "__builtins__": private_builtins})
-        merged = dict(student_ns)
-        merged.update(setup_values)
-        for name, value in list(merged.items()):
-            if name.startswith("__"):
-                continue
-            kind = type(value)
-            if kind is ModuleType:
-                value = private.private(value)
-            elif kind is FunctionType:
-                filename = value.__code__.co_filename
-                if filename.startswith("<setup"):
-                    value = FunctionType(value.__code__, namespace, value.__name__, value.__defaults__,
-                                         value.__closure__)
-                elif filename.startswith("<student"):
-                    value = wrap_student(value)
-            dict.__setitem__(namespace, name, value)
-        namespace.update(test_defined)
-        namespace.update(helpers)
-        return namespace
-
-    def wrap_student(fn):
-        def student_function(*args, **kwargs):
-            result = fn(*args, **kwargs)
-            why = screen.reason(result)
-            if why and why.startswith("an ndarray subclass"):
-                return screen.check(result, f"the value returned by {name}()")
-            return result
-        name = getattr(fn, "__name__", "function")
-        student_function.__name__ = name
-        student_function.__doc__ = fn.__doc__
-        student_function.__wrapped__ = fn
-        wrappers[id(student_function)] = (student_function, fn)
-        return student_function
-
-    def keep_test_names(namespace, before):
-        """Names a test cell defined stay visible to later cells, as in a notebook; later test
-        cells get them from test_defined (which student code cannot reach), the student's code
-        from student_ns (unwrapped, with the real modules)."""
-        for name, value in namespace.items():
-            if name.startswith("__") or (name in before and before[name] is value):
-                continue
-            test_defined[name] = value
-            # Only plain data goes back to the student's namespace: a function or class defined by
-            # a test would hand student code its globals (the private modules and checkers).
-            if type(value) not in (FunctionType, ModuleType, type) and screen.reason(value) is None \
-                    and not callable(value):
-                student_ns[name] = value
-
-    def with_regions(code: str) -> str:
-        """The hidden-test markers become calls that say which part of the test is running."""
-        lines = []
-        for line in code.splitlines():
-            marker = line.strip()
-            indent = line[: len(line) - len(line.lstrip())]
-            if marker == "### BEGIN HIDDEN TESTS":
-                line = indent + "__ag_region__('hidden')"
-            elif marker == "### END HIDDEN TESTS":
-                line = indent + "__ag_region__('visible')"
-            lines.append(line)
-        return "\n".join(lines)
-
-    def run_test(command):
-        """Run a whole test cell (visible and hidden parts, as the instructor wrote it) in a fresh
-        namespace. Output printed while the hidden part runs is dropped; a failure is reported
-        as in the visible or the hidden part by where it happened."""
-        code, label = command["code"], command["label"]
-        has_hidden = "### BEGIN HIDDEN TESTS" in code
-        region = ["visible"]
-        visible_output = []
-
-        def __ag_region__(name):
-            text = taken()
-            if region[0] == "visible":
-                visible_output.append(text)
-            region[0] = name
-
+    def serve_call(command):
+        """Run one request of the grader's test code on the student's objects."""
+        timeout = float(command.get("timeout", 30))
+        objects.begin()
         try:
-            code_object = guard.rewrite_test(with_regions(code), f"<test {label}>")
-        except SyntaxError:
-            try:   # markers at an odd indentation: run without regions, tell nothing of the output
-                code_object = guard.rewrite_test(code, f"<test {label}>")
-                region[0] = "hidden" if has_hidden else "visible"
-            except SyntaxError as exc:
-                return {"passed": False, "failed_part": "visible", "error": f"SyntaxError in the test: {exc.msg}",
-                        "output": ""}
-        namespace = test_namespace()
-        namespace["__ag_region__"] = __ag_region__
-        before = dict(namespace)
-        error, part = "", None
+            action = objects.action(command)
+        except Exception as error:
+            return {"error": f"the grader sent a value the kernel could not read: {describe(error)}",
+                    "output": "", "objs": []}
         try:
-            with_capture(lambda: timed_exec(code_object, namespace, float(command["timeout"])))
+            value = with_capture(lambda: timed(action, timeout))
+            error = ""
         except StepTimeout:
-            error, part = f"timed out after {command['timeout']} s", region[0]
+            value, error = None, f"TimeoutError: your code did not finish within {timeout:g} s"
         except BaseException as exception:
-            error, part = describe(exception), region[0]
-        __ag_region__("visible")
-        keep_test_names(namespace, before)
-        return {"passed": not error, "failed_part": part, "error": error, "output": "".join(visible_output)}
+            value, error = None, describe(exception)
+        answer = objects.answer(value)
+        answer["error"] = error
+        answer["output"] = taken()
+        return answer
 
     # ---- serve the grader
     reader = os.fdopen(fd_in, "rb", buffering=0)
@@ -561,20 +675,30 @@ def main(argv=None) -> int:
             send({"nonce": nonce, "done": True, "modules": sorted(sys.modules)})
             continue
         del blocked[:]
-        del screen.notes[:]
         taken()
         if command["op"] == "run":
             result = run_cell(command, nonce)
-        else:
-            result = run_test(command)
-        result["tamper"] = tamper_check()
-        if command["op"] == "run":
             result["output"] = taken()
+        else:
+            result = serve_call(command)
+        result["tamper"] = tamper_check()
         result["blocked"] = list(blocked)
-        result["notes"] = list(screen.notes)
         result["nonce"] = nonce
         result["done"] = True
-        send(result)
+        try:
+            send(result)
+        except Exception as error:   # a value json cannot write (the student's doing): say so
+            send({"nonce": nonce, "done": True, "error": f"the answer could not be sent: {describe(error)}",
+                  "tamper": result["tamper"], "blocked": result["blocked"], "output": "", "objs": []})
+
+
+def describe(error: BaseException) -> str:
+    kind = type(error).__name__
+    try:
+        text = error.args[0] if error.args and type(error.args[0]) is str else ""
+    except Exception:
+        text = ""
+    return f"{kind}: {text}" if text else kind
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def submissions(root):
             """), mean_square=code("""
             def mean_square(x):
                 return Anything()
-            """))), 3, "defines __eq__"),
+            """))), 3, None),                     # the comparison runs in the grader, not on Anything
         "reach_the_grader": (demo.notebook_with(dict(C, double=code("""
             import builtins, sys
             class Anything:
@@ -109,7 +109,7 @@ def submissions(root):
                     return real_set()
                 builtins.set = empty_set
                 return [Anything(), Anything()]
-            """))), 4, "defines __eq__"),
+            """))), 4, "builtins.set was replaced"),
         "ndarray_subclass": (demo.notebook_with(dict(C, double=code("""
             class Agreeable(np.ndarray):
                 def __eq__(self, other): return np.ones(np.shape(other), bool)
@@ -117,7 +117,7 @@ def submissions(root):
                 def __array_ufunc__(self, *args, **kwargs): return np.ones(1, bool)
             def double(x):
                 return np.zeros(np.shape(x)).view(Agreeable)
-            """))), 4, "ndarray subclass"),
+            """))), 4, None),                     # it reaches the grader as a plain array of zeros
         "read_frames": (demo.notebook_with(dict(C, double=code("""
             import sys
             def double(x):
