@@ -215,6 +215,46 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
     return records
 
 
+def _shows_tainted_text(result: dict) -> bool:
+    """Would feedback show text the kernel produced after it had seen a hidden test's arguments?"""
+    return any(t.get("tainted") and t["status"] in (STATUS_FAILED, STATUS_PASSED) and t.get("failed_part") != "hidden"
+               and (t["error"] or t["output"]) for t in result["tests"]) or \
+        any(c.get("tainted") and c["error"] for c in result["cells"])
+
+
+def _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload):
+    """Feedback text comes from a kernel that never saw a hidden test: the notebook is run again
+    with the visible parts of the tests only, and its messages replace those of the scoring run
+    from the point where hidden arguments entered the kernel (the scores stay those of the full run)."""
+    scratch = scratch_folder(scratch_base)
+    kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
+                    preload=imported_modules(source) if preload is None else preload)
+    clean = {"flags": [], "notes": [], "cells": [], "deaths": []}
+    try:
+        with grading_environment():
+            records = run_plan(plan, source, kernel, TrustedNotebook(source, kernel, limits.timeout,
+                                                                     visible_only=True), clean)
+    finally:
+        kernel.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    clean_tests = {r["cell_id"]: r for r in records}
+    for test in result["tests"]:
+        if not test.get("tainted") or test.get("failed_part") == "hidden":
+            continue
+        other = clean_tests.get(test["cell_id"], {})
+        test["output"] = other.get("output", "")
+        if test["status"] == STATUS_FAILED:
+            test["error"] = other.get("error") or "failed (the details of this run cannot be shown)"
+    clean_cells = {c["label"]: c for c in clean["cells"]}
+    for cell in result["cells"]:
+        if cell.get("tainted"):
+            other = clean_cells.get(cell["label"], {})
+            cell["output"] = other.get("output", "")
+            cell["error"] = other.get("error", "") if cell["error"] and other.get("error") else \
+                ("an error (its message cannot be shown)" if cell["error"] else "")
+    result["notes"].append("messages shown to the student come from a run without the hidden tests")
+
+
 def grade_submission(path: str | Path, source: Source, limits: Limits = Limits(),
                      hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None,
                      preload: list[str] | None = None) -> dict:
@@ -245,6 +285,10 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         shutil.rmtree(scratch, ignore_errors=True)
     flags += notebook.connection.flags
     result["notes"] += notebook.notes
+    if _shows_tainted_text(result):
+        _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload)
+    for record in result["tests"] + result["cells"]:
+        record.pop("tainted", None)
     for stray in kernel.stray:
         flags.append(f"unexpected data on the grader's channel: {stray[:80]!r}")
     for death in result["deaths"]:

@@ -644,6 +644,7 @@ def main(argv=None) -> int:
         except Exception as error:
             return {"error": f"the grader sent a value the kernel could not read: {describe(error)}",
                     "output": "", "objs": []}
+        answer_type = None
         try:
             value = with_capture(lambda: timed(action, timeout))
             error = ""
@@ -651,8 +652,10 @@ def main(argv=None) -> int:
             value, error = None, f"TimeoutError: your code did not finish within {timeout:g} s"
         except BaseException as exception:
             value, error = None, describe(exception)
+            kind = type(exception).__name__
+            answer_type = kind if getattr(builtins, kind, None) is type(exception) else None
         answer = objects.answer(value)
-        answer["error"] = error
+        answer["error"], answer["error_type"] = error, answer_type if error else None
         answer["output"] = taken()
         return answer
 

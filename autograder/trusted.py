@@ -22,6 +22,7 @@ import ast
 import base64
 import builtins
 import contextlib
+import dis
 import inspect
 import io
 import marshal
@@ -31,10 +32,12 @@ import numpy as np
 
 from . import wire
 from .kernel import bound_names, describe, skip_magics
+from .model import split_hidden
 from .sandbox import KernelDied
 
 NOTEBOOK_MODULE = "__main__"
 LIBRARY_PREFIXES = ("course", "numpy", "math", "operator", "builtins")
+GLOBAL_OPS = ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME")
 
 
 class KernelGone(BaseException):
@@ -47,6 +50,18 @@ class KernelGone(BaseException):
 
 class StudentCodeError(Exception):
     """The student's code raised (or returned what cannot be read) while a test called it."""
+
+
+def student_error(kind, message: str) -> StudentCodeError:
+    """The error to raise here for the student's: of the same built-in class when it is one (a test
+    may expect a ValueError), and always a StudentCodeError."""
+    base = getattr(builtins, kind, None) if isinstance(kind, str) else None
+    if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
+        try:
+            return type(kind, (StudentCodeError, base), {})(message)
+        except TypeError:       # built-in classes whose layouts do not combine (OSError, ...)
+            pass
+    return StudentCodeError(message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,12 +209,14 @@ class Connection:
             for wire_id, array in answer.get("arrays", []):
                 mine = self.sent.get(wire_id)
                 new = wire.decode_array(array)
-                if type(mine) is np.ndarray and mine.shape == new.shape:
+                if type(mine) is np.ndarray and mine.shape == new.shape and self._may_change(mine):
                     mine[...] = new
             for key, kind in (("lists", list), ("dicts", dict)):
                 for wire_id, content in answer.get(key, []):
                     mine = self.sent.get(wire_id)
                     new = decoder.decode(content)
+                    if not self._may_change(mine):
+                        continue
                     if type(mine) is kind and type(new) is kind:
                         if kind is list:
                             mine[:] = new
@@ -215,8 +232,17 @@ class Connection:
             raise StudentCodeError(f"your code's answer could not be read ({error})") from None
         error = answer.get("error") or answer.get("value_error")
         if error:
-            raise StudentCodeError(str(error)[:2000])
+            raise student_error(answer.get("error_type"), str(error)[:2000])
         return value
+
+    def _may_change(self, value) -> bool:
+        """The notebook's own data (what setup cells bound) is never changed by the student's code:
+        a test that hands it to a function keeps comparing with the original."""
+        if self.notebook.is_setup_data(value):
+            self.flags.append(f"{self.label}: your code changed the notebook's data in place "
+                              "(the change was not kept)")
+            return False
+        return True
 
     # -- wire hooks: what we send
     def encode(self, value, encoder):
@@ -260,7 +286,7 @@ class Connection:
         names, todo = set(), [fn.__code__]
         while todo:
             code = todo.pop()
-            names.update(code.co_names)
+            names.update(i.argval for i in dis.get_instructions(code) if i.opname in GLOBAL_OPS)
             todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
         scope = {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__ and not n.startswith("__")}
         closure = tuple(cell.cell_contents for cell in fn.__closure__ or ())
@@ -346,28 +372,70 @@ class _NoIPython:
         return lambda *args, **kwargs: None
 
 
-def loaded_names(node) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
-           {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+def free_names(node) -> set[str]:
+    """The names a piece of code reads from its globals: names whose first use (in reading order)
+    reads them, plus what the functions inside it read and neither they nor the code bind."""
+    names, functions = _scope(node)
+    first: dict[str, bool] = {}
+    for name in sorted(names, key=lambda n: (n.lineno, n.col_offset)):
+        first.setdefault(name.id, isinstance(name.ctx, ast.Store))
+    free = {name for name, stored in first.items() if not stored}
+    bound_here = set(first)
+    for function in functions:
+        arguments = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        body = function.body if isinstance(function.body, list) else [ast.Expr(function.body)]
+        inner = free_names(ast.Module(body, []))
+        stored = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        free |= inner - arguments - stored - bound_here
+    return free
+
+
+def _scope(node):
+    """The Name nodes of node's own scope, and the functions (and lambdas) directly inside it."""
+    names, functions, todo = [], [], [node]
+    while todo:
+        current = todo.pop()
+        for child in ast.iter_child_nodes(current):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                functions.append(child)
+                todo += list(getattr(child, "decorator_list", [])) + list(child.args.defaults)
+            elif isinstance(child, ast.comprehension):
+                todo += [child.iter] + list(child.ifs)
+            elif isinstance(child, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                loop_names = comprehension_names(child)
+                for inner in ast.walk(child):
+                    if isinstance(inner, ast.Name) and inner.id not in loop_names:
+                        names.append(inner)
+            else:
+                if isinstance(child, ast.Name):
+                    names.append(child)
+                todo.append(child)
+    return names, functions
+
+
+def comprehension_names(node) -> set[str]:
+    """Loop variables of comprehensions: local to the comprehension, never the notebook's names."""
+    return {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
+            for n in ast.walk(c.target) if isinstance(n, ast.Name)}
 
 
 def all_bound_names(statement) -> set[str]:
     names = set(bound_names(statement))
     names |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return names
+    return names - comprehension_names(statement)
 
 
 def setup_slice(source) -> dict[str, set[int]]:
     """Which statements of each setup cell the tests need (directly or through other statements).
 
-    Imports, functions and classes are always kept (they are cheap); an assignment only when a
-    needed name is bound by it. Plots, prints and training whose results no test reads are left to
-    the kernel, which runs every setup cell as the notebook does.
+    Imports, functions and classes are always kept (they are cheap); any other statement only when
+    it binds a name that a test, or a statement kept, reads. Plots, prints and training whose
+    results no test reads are left to the kernel, which runs every setup cell as the notebook does.
     """
     needed = set()
     for cell in source.tests:
         try:
-            needed |= loaded_names(ast.parse(skip_magics(cell.code)))
+            needed |= free_names(ast.parse(skip_magics(cell.code)))
         except SyntaxError:
             pass
     statements = []
@@ -380,17 +448,19 @@ def setup_slice(source) -> dict[str, set[int]]:
             continue
         statements += [(cell.cell_id, index, node) for index, node in enumerate(tree.body)]
     keep: set = set()
+    used: set = set()
     changed = True
     while changed:
         changed = False
         for cell_id, index, node in statements:
-            if (cell_id, index) in keep:
-                continue
-            always = isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
-                                       ast.ClassDef))
-            if always or all_bound_names(node) & needed:
+            definition = isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+                                           ast.ClassDef))
+            if (cell_id, index) not in keep and (definition or all_bound_names(node) & needed):
                 keep.add((cell_id, index))
-                needed |= loaded_names(node)
+                changed = True
+            if (cell_id, index) in keep and (cell_id, index) not in used and all_bound_names(node) & needed:
+                used.add((cell_id, index))
+                needed |= free_names(node)
                 changed = True
     kept: dict[str, set[int]] = {}
     for cell_id, index in keep:
@@ -430,8 +500,8 @@ class TrustedNotebook:
     """The instructor's side of one submission's notebook: setup names, the student's names as
     proxies, and the test cells, run in this process."""
 
-    def __init__(self, source, kernel, timeout: float):
-        self.source = source
+    def __init__(self, source, kernel, timeout: float, visible_only: bool = False):
+        self.source, self.visible_only = source, visible_only
         self.connection = Connection(kernel, self, timeout)
         self.ns = {"__name__": NOTEBOOK_MODULE, "__builtins__": builtins, "get_ipython": lambda: _NoIPython(),
                    "display": lambda *args, **kwargs: None}
@@ -449,6 +519,16 @@ class TrustedNotebook:
             if bound is value:
                 return name
         return None
+
+    def is_setup_data(self, value) -> bool:
+        for bound in self.setup.values():
+            if bound is value:
+                return True
+            if type(bound) in (tuple, list) and any(item is value for item in bound):
+                return True
+            if type(bound) is dict and any(item is value for item in bound.values()):
+                return True
+        return False
 
     def setup_class(self, name):
         cls = self.setup.get(name)
@@ -525,6 +605,8 @@ class TrustedNotebook:
                 visible_output.append(text)
             region[0] = connection.region = name
 
+        if self.visible_only:
+            code = split_hidden(code)[0]
         try:
             code_object = compile(with_regions(skip_magics(code)), f"<test {label}>", "exec")
         except SyntaxError as error:
