@@ -176,6 +176,7 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
                     record = _test_record(cell, STATUS_FAILED, answer["error"], answer["output"],
                                           answer["failed_part"])
                 record["tainted"] = answer["tainted"]
+                record["mistakes"] = answer["mistakes"]
                 records.append(record)
                 continue
             skip: set[int] = set()

@@ -1,15 +1,22 @@
-"""The grading kernel: the process, started by `sandbox`, that runs one submission.
+"""The grading kernel: the process, started by `sandbox`, that runs one submission's notebook.
 
-It is started as root in fresh namespaces when the machine allows it (see sandbox.py); first it
-hides the course's private paths, drops to an unprivileged user, imports the libraries, takes
-the snapshot and builds the defences of `guard`. From then on it serves the grader, one command
-at a time, over a pipe (JSON lines; every answer carries the command's nonce):
+It runs the notebook's cells (the instructor's setup cells and the student's cells), nothing else:
+test cells run in the grader's process (autograder.trusted), which asks the kernel to call the
+student's functions on its behalf. Before any student code runs, the kernel imports the
+libraries, takes a snapshot of the protected modules and builds the defences of `guard` (defence
+in depth and a source of flags: no verdict depends on them). Then it serves the grader, one
+request at a time, over a pipe (JSON lines; every answer carries the request's nonce; values are
+plain data, see autograder.wire):
 
     {"op": "run", "kind": "setup"|"student", "code", "label", "timeout", "skip": [i, ...]}
-        runs a cell statement by statement (announcing each, so that a death is located);
-    {"op": "test", "visible", "hidden", "label", "timeout"}
-        runs a test cell in a fresh namespace with the trusted checkers;
-    {"op": "bye"}
+        runs a cell statement by statement (announcing each, so that a death is located); for a
+        student cell the answer carries the names it bound ("bindings");
+    {"op": "call", "target", "args", "kwargs"}       call a student's function or object
+    {"op": "getattr", "target", "name"}              read an attribute of one
+    {"op": "operate", "target", "how", "args"}       iter / len / getitem / array / float / ...
+    {"op": "bind", "name", "value"}                  a test rebinds one of the student's names
+    {"op": "forward" | "backward", ...}              a student's custom Function, for the grader's engine
+    {"op": "modules"}, {"op": "bye"}
 """
 from __future__ import annotations
 

@@ -482,6 +482,15 @@ def with_regions(code: str) -> str:
     return "\n".join(lines)
 
 
+def _mistakes(exception) -> list[dict]:
+    """The gradient checker's diagnoses of a failed check: [{"key", "input"}, ...] (see
+    course.gradcheck: a GradientCheckError carries them as `diagnoses`)."""
+    found = getattr(exception, "diagnoses", None)
+    if not isinstance(found, list):
+        return []
+    return [{"key": str(d.get("key")), "input": str(d.get("input"))} for d in found if isinstance(d, dict)]
+
+
 class TestNamespace(dict):
     """A test cell's globals. A test that rebinds one of the student's names (to stand in a
     reference for a function) rebinds it in the kernel too, as it would in the notebook."""
@@ -616,7 +625,7 @@ class TrustedNotebook:
         self._mirror_seeding(namespace)
         before = dict(namespace)
         tainted_before = connection.tainted
-        error, part = "", None
+        error, part, mistakes = "", None, []
         connection.region = "visible"
         try:
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -630,10 +639,11 @@ class TrustedNotebook:
             error, part = str(exception), region[0]
         except Exception as exception:
             error, part = describe(exception), region[0]
+            mistakes = _mistakes(exception)
         __ag_region__("visible")
         for name, value in namespace.items():
             if name.startswith("__") or (name in before and before[name] is value):
                 continue
             self.test_defined[name] = value
         return {"passed": not error, "failed_part": part, "error": error, "output": "".join(visible_output),
-                "tainted": tainted_before}
+                "tainted": tainted_before, "mistakes": mistakes}
