@@ -190,7 +190,7 @@ class Connection:
         except wire.WireError as error:
             raise wire.WireError(f"the test could not pass its values to your code: {error}") from None
         message.update(op=op, timeout=self.timeout)
-        if self.region == "hidden":
+        if self.region.startswith("hidden"):
             self.tainted = True
         try:
             answer = self.kernel.request(message, self.timeout)

@@ -106,6 +106,42 @@ ATTACKS = {
         np.errstate.__enter__ = enter
         np.ndindex.__next__ = lambda self: (_ for _ in ()).throw(StopIteration)
         """) + STUB_SCALE, STUB_SHIFT, 0, None),
+    # Tracebacks lead to frames: the caller's locals would hold the test's expected values.
+    "traceback_frames": (code("""
+        import sys
+        def scale(x):
+            try:
+                raise RuntimeError
+            except RuntimeError as error:
+                frame = error.__traceback__.tb_frame
+                while frame is not None:
+                    frame.f_locals.get("expected", [None])[:] = np.zeros(np.shape(x))
+                    frame = frame.f_back
+            return np.zeros(np.shape(x))
+        """), STUB_SHIFT, 0, None),
+    # A signal handler would run between the harness's steps.
+    "signal_handler": (code("""
+        import signal
+        def undo(*args):
+            np.allclose = lambda *a, **k: True
+        try:
+            signal.signal(signal.SIGALRM, undo)
+            signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        except Exception:
+            pass
+        """) + STUB_SCALE, STUB_SHIFT, 0, None),
+    # Search the whole process for the test's namespace.
+    "search_memory": (code("""
+        import gc
+        def scale(x):
+            try:
+                for obj in gc.get_objects():
+                    if isinstance(obj, dict) and "SECRET_INPUT" in obj:
+                        obj["np"] = None
+            except Exception:
+                pass
+            return np.zeros(np.shape(x))
+        """), STUB_SHIFT, 0, None),
     # A lying class that claims to be numpy's.
     "borrowed_module": (code("""
         class Agreeable:
