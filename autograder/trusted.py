@@ -584,6 +584,7 @@ class TrustedNotebook:
         for name, value in bindings.items():
             if isinstance(name, str) and name.isidentifier():
                 self.student[name] = value
+                self.test_defined.pop(name, None)     # the notebook's latest binding wins
                 if name not in self.setup:
                     self.ns[name] = value
 
