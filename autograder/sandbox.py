@@ -81,9 +81,9 @@ class IsolationUnavailable(RuntimeError):
 
 
 def unverified(result: dict) -> bool:
-    """True when a graded result's score was not produced under real isolation."""
-    return result.get("status") not in ("missing", "unreadable") and \
-        result.get("isolation", NO_ISOLATION) == NO_ISOLATION
+    """True when a graded result's score was not produced under real isolation (results of older
+    graders, which did not record it, included)."""
+    return result.get("status") == "graded" and result.get("isolation", NO_ISOLATION) == NO_ISOLATION
 
 
 def require_isolation(unsafe_no_isolation: bool = False) -> None:
