@@ -26,7 +26,6 @@ and HOME.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
 import json
 import os
@@ -94,12 +93,10 @@ def require_isolation(unsafe_no_isolation: bool = False) -> None:
 
 
 def _package_dirs() -> list[str]:
-    """Real paths of the `course` and `autograder` packages (the kernel imports both)."""
-    dirs = []
-    for name in ("course", "autograder"):
-        spec = importlib.util.find_spec(name)
-        dirs += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])]
-    return dirs
+    """Real paths of the `autograder` package and the `course` library next to it (the kernel
+    imports both from their parent folder, its PYTHONPATH)."""
+    here = Path(__file__).resolve().parent
+    return [str(p) for p in (here.parent / "course", here) if p.is_dir()]
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -113,7 +110,9 @@ def python_paths() -> list[str]:
     packages = _package_dirs()
     course_root = os.path.dirname(packages[-1])
     environment = os.path.realpath(sys.prefix)
-    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]
+    # sys.path[0] is the grader's own script folder or working directory, none of the kernel's business.
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  *(sys.path if getattr(sys.flags, "safe_path", False) else sys.path[1:])]
     keep = set(packages)
     for path in candidates:
         path = os.path.realpath(path) if path else ""
