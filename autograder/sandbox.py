@@ -225,8 +225,9 @@ def _probe_uid() -> int:
 
 
 def _kernel_uid(number: int) -> int:
-    """A user id of its own for each kernel: processes of one worker, 16 kernels of one process."""
-    return 200000 + os.getpid() % 50000 * 16 + number % 16
+    """A user id of its own for each kernel, by process id and the process's kernel number (mod 16).
+    Kernels never see each other's processes or files anyway; the uid is what RLIMIT_NPROC counts."""
+    return 200000 + os.getpid() % (1 << 22) * 16 + number % 16
 
 
 @functools.lru_cache(maxsize=1)
