@@ -145,7 +145,7 @@ def _folders_for(paths: list[str]) -> list[str]:
     parents = set()
     for path in paths:
         parent = os.path.dirname(path)
-        while parent not in ("/", "") and not _inside(parent, "/usr"):
+        while parent not in ("/", "/tmp", "") and not _inside(parent, "/usr"):
             parents.add(parent)
             parent = os.path.dirname(parent)
     args = []
@@ -166,13 +166,15 @@ def _bwrap_command(offered: dict, scratch_mb: int, files: dict[str, int]) -> lis
                  "--cap-add", "CAP_SETPCAP"]
     else:
         args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-    args += _system_binds() + _folders_for(binds)
-    for path in binds:
-        args += ["--ro-bind", path, path]
+    args += _system_binds()
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-             "--perms", "1777", "--size", str(scratch_mb << 20), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(scratch_mb << 20), "--tmpfs", SCRATCH]
+             "--perms", "1777", "--size", str(scratch_mb << 20), "--tmpfs", "/tmp"]
+    # After /tmp: a course cloned into /tmp (mktemp -d) shows through the fresh /tmp.
+    args += _folders_for(binds)
+    for path in binds:
+        args += ["--ro-bind", path, path]
+    args += ["--perms", "1777", "--size", str(scratch_mb << 20), "--tmpfs", SCRATCH]
     made = set()
     for name, fd in sorted(files.items()):
         folder = os.path.dirname(name)
