@@ -166,17 +166,32 @@ def test_kernel_sees_writes_and_reaches_only_its_allow_list(course_root, listene
 
 
 def _throwaway_user_prefix(uid: int) -> list[str]:
-    """Run as an unprivileged user that has never existed. Python may live under /root (0700): an
-    outer bubblewrap, as root, shows that user the machine with only the Python installation of
-    /root left in it (as an instructor's own Python would be readable to them)."""
+    """Run as an unprivileged user that has never existed, who can read this repository and its
+    Python as an instructor can read their own. Where those live under folders others cannot
+    enter (Python under /root, a clone in a 0700 `mktemp -d`), an outer bubblewrap, as root,
+    covers the closed folder with an empty one and shows just those paths in it, read-only."""
     prefix = [shutil.which("bwrap"), "--bind", "/", "/", "--dev-bind", "/dev", "/dev"]
-    python = os.path.realpath(sys.base_prefix)
-    if python.startswith("/root/"):
-        prefix += ["--perms", "0755", "--tmpfs", "/root"]
-        parent = os.path.dirname(python)
-        for folder in sorted({os.path.dirname(parent), parent} - {"/", "/root"}):
-            prefix += ["--perms", "0755", "--dir", folder]
-        prefix += ["--ro-bind", python, python]
+    needed = sandbox.python_paths() + [str(REPO)]
+    needed = [p for p in needed if not any(q != p and p.startswith(q + os.sep) for q in needed)]
+    closed: dict[str, list[str]] = {}
+    for path in needed:
+        parts = path.split(os.sep)
+        for depth in range(2, len(parts)):
+            folder = os.sep.join(parts[:depth])
+            if not os.stat(folder).st_mode & 0o001:
+                closed.setdefault(folder, []).append(path)
+                break
+    for folder, paths in sorted(closed.items()):
+        prefix += ["--perms", "0755", "--tmpfs", folder]
+        for path in paths:
+            parent = os.path.dirname(path)
+            parents = []
+            while parent != folder:
+                parents.append(parent)
+                parent = os.path.dirname(parent)
+            for parent in reversed(parents):
+                prefix += ["--perms", "0755", "--dir", parent]
+            prefix += ["--ro-bind", path, path]
     return prefix + ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
 
 
@@ -198,7 +213,8 @@ def test_non_root_instructor_gets_the_same_isolation(listener):
         assert own_file.stat().st_uid == uid
         run = subprocess.run(_throwaway_user_prefix(uid) + [sys.executable, str(driver)],
                              input=probe_code(paths, listener), capture_output=True, text=True,
-                             timeout=120, env=dict(os.environ, HOME=str(folder)), cwd=folder)
+                             timeout=120, env=dict(os.environ, HOME=str(folder), PYTHONPATH=str(REPO)),
+                             cwd=folder)
         if run.returncode != 0 and "Operation not permitted" in run.stderr and "bwrap" in run.stderr:
             pytest.skip(f"unprivileged user namespaces are not allowed here: {run.stderr.strip()[-200:]}")
         assert run.returncode == 0, run.stderr[-3000:]
