@@ -58,7 +58,8 @@ def grade(args) -> int:
         p.add_argument("--student", action="append", help="grade only this student (repeatable)")
         p.add_argument("--dask", metavar="ADDRESS", help="grade on a dask.distributed scheduler")
         p.add_argument("--unsafe-no-isolation", action="store_true",
-                       help="grade even without OS isolation (no bubblewrap here); scores are marked unverified")
+                       help="grade even without OS isolation (no bubblewrap here); "
+                            "the scores are marked unverified")
     options = _parse(args, build)
     from .batch import grade_class, summary_table
     from .sandbox import IsolationUnavailable, Limits, require_isolation

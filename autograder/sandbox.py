@@ -217,8 +217,8 @@ def isolation() -> dict:
         return {"kind": NO_ISOLATION, "reason": f"bwrap could not start: {error}", "chosen": False}
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return {"kind": NO_ISOLATION, "reason": f"bwrap does not work here: {why[-1] if why else done.returncode}",
-                "chosen": False}
+        return {"kind": NO_ISOLATION, "chosen": False,
+                "reason": f"bwrap does not work here: {why[-1] if why else done.returncode}"}
     return offered
 
 
