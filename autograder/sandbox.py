@@ -103,16 +103,22 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+@functools.lru_cache(maxsize=1)
 def python_paths() -> list[str]:
     """The folders the kernel's Python needs, read-only: the installation, the environment, the
-    import path and the two packages; never the folder holding the packages (the course root) nor
-    anything else inside it but the environment. Outermost folders only, sorted."""
+    kernel's import path (asked of the interpreter, in the kernel's environment) and the two
+    packages; never the folder holding the packages (the course root) nor anything else inside
+    it but the environment. Outermost folders only, sorted."""
     packages = _package_dirs()
     course_root = os.path.dirname(packages[-1])
     environment = os.path.realpath(sys.prefix)
-    # sys.path[0] is the grader's own script folder or working directory, none of the kernel's business.
-    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
-                  *(sys.path if getattr(sys.flags, "safe_path", False) else sys.path[1:])]
+    try:
+        asked = subprocess.run([sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"],
+                               env=kernel_env(SCRATCH), cwd="/", capture_output=True, timeout=60)
+        import_path = json.loads(asked.stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        import_path = sys.path[1:]   # [0] is the grader's script folder or working directory
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix, *import_path]
     keep = set(packages)
     for path in candidates:
         path = os.path.realpath(path) if path else ""
