@@ -24,7 +24,7 @@ from . import gradebook
 from .course_dir import Course
 from .grade import file_sha256, grade_job, profile_imports, source_sha256
 from .model import load_source
-from .sandbox import Limits
+from .sandbox import NO_ISOLATION, Limits, isolation, require_isolation, unverified
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -69,12 +69,14 @@ class Progress:
 
 def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Executor | None = None,
                 limits: Limits = Limits(), force: bool = False, students: list[str] | None = None,
-                progress: bool = True) -> list[dict]:
+                progress: bool = True, unsafe_no_isolation: bool = False) -> list[dict]:
     """Grade every submission of an assignment. Returns the results (one per student and notebook).
 
     executor: any concurrent.futures Executor, or a dask.distributed Client; default: a process
     pool with `jobs` workers. force: regrade even when a stored result is up to date.
+    unsafe_no_isolation: grade even where bubblewrap is unavailable (else IsolationUnavailable).
     """
+    require_isolation(unsafe_no_isolation)
     source_paths = course.source_notebooks(assignment)
     if not source_paths:
         raise FileNotFoundError(f"{course.root / course.source_dir / assignment} has no notebooks")
@@ -100,17 +102,20 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
                 except ValueError:
                     stored = {}
                 if (stored.get("sha256") == file_sha256(path)
-                        and stored.get("source_sha256") == source_sha256(sources[notebook])):
+                        and stored.get("source_sha256") == source_sha256(sources[notebook])
+                        and not (unverified(stored) and isolation()["kind"] != NO_ISOLATION)):
                     results.append(stored)
                     continue
             jobs_todo.append({"student": student, "assignment": assignment, "notebook": notebook,
                               "path": str(path), "source_path": str(source_path), "limits": asdict(limits),
-                              "hide": hide, "files": files, "result_path": str(result_path)})
+                              "hide": hide, "files": files, "result_path": str(result_path),
+                              "unsafe_no_isolation": unsafe_no_isolation})
 
     preload = {}
     for notebook in {job["notebook"] for job in jobs_todo}:
         preload[notebook] = _preload(course, assignment, notebook, sources[notebook],
-                                     dict(zip(sources, source_paths))[notebook], limits, hide, files)
+                                     dict(zip(sources, source_paths))[notebook], limits, hide, files,
+                                     unsafe_no_isolation)
     for job in jobs_todo:
         job["preload"] = preload[job["notebook"]]
     bar = Progress(len(jobs_todo), enabled=progress)
@@ -151,7 +156,8 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
     return sorted(results, key=lambda r: (r["student"], r["notebook"]))
 
 
-def _preload(course, assignment, notebook, source, source_path, limits, hide, files) -> list[str]:
+def _preload(course, assignment, notebook, source, source_path, limits, hide, files,
+             unsafe_no_isolation) -> list[str]:
     """The modules to load in every kernel before student code: found by running the instructor's
     notebook once (see grade.profile_imports), remembered per version of the source."""
     cache = course.root / course.autograded_dir / f".preload-{assignment}-{notebook}-{source_sha256(source)[:16]}.json"
@@ -159,7 +165,8 @@ def _preload(course, assignment, notebook, source, source_path, limits, hide, fi
         return json.loads(cache.read_text())
     except (OSError, ValueError):
         pass
-    modules = profile_imports(source_path, limits, [Path(p) for p in hide], [Path(p) for p in files])
+    modules = profile_imports(source_path, limits, [Path(p) for p in hide], [Path(p) for p in files],
+                              unsafe_no_isolation)
     _write_json_list(cache, modules)
     return modules
 
@@ -193,12 +200,16 @@ def summary_table(results: list[dict]) -> str:
         flags = r.get("flags", [])
         first = flags[0][:60] if flags else ""
         more = f" (+{len(flags) - 1})" if len(flags) > 1 else ""
+        status = "unverified" if unverified(r) else r.get("status", "")
         lines.append(f"{r['student'][:20]:<20} {r['notebook'][:18]:<18} "
-                     f"{r['score']:>5g}/{r['max_score']:<5g}  {r.get('status', ''):<10} {first}{more}")
+                     f"{r['score']:>5g}/{r['max_score']:<5g}  {status:<10} {first}{more}")
     graded = [r for r in results if r.get("status") == "graded"]
     if results:
         mean = sum(r["score"] for r in results) / len(results)
         lines.append("-" * len(header))
         lines.append(f"{len(results)} submissions, {len(graded)} graded, "
                      f"{sum(1 for r in results if r.get('flags'))} flagged, mean score {mean:.2f}")
+        if any(unverified(r) for r in results):
+            lines.append(f"{sum(1 for r in results if unverified(r))} score(s) UNVERIFIED: graded without "
+                         "OS isolation (--unsafe-no-isolation); regrade with bubblewrap installed")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Export grades: the gradebook as CSV, and a Gradescope-format results.json per submission.
 
 CSV (`export_csv`): one row per student with a submission: student, assignment, score, max_score,
-timestamp, flagged, read from nbgrader's gradebook (so manual grades entered in formgrader count).
+timestamp, flagged, unverified (graded without OS isolation: --unsafe-no-isolation), read from
+nbgrader's gradebook (so manual grades entered in formgrader count).
 
 Gradescope (`export_gradescope`): autograded/<student>/<assignment>/results.json in the
 Gradescope autograder format: {"score", "tests": [{"name", "score", "max_score", "status",
@@ -16,24 +17,28 @@ from pathlib import Path
 from . import gradebook
 from .course_dir import Course
 from .feedback import feedback_items
+from .sandbox import unverified
 
 
 def export_csv(course: Course, assignment: str, target: str | Path) -> Path:
     target = Path(target)
-    flagged = {}
+    flagged, not_verified = {}, set()
     for result_file in (course.root / course.autograded_dir).glob(f"*/{assignment}/*.result.json"):
         result = json.loads(result_file.read_text())
         student = result_file.parent.parent.name
         flagged[student] = flagged.get(student, False) or bool(result.get("flags"))
+        if unverified(result):
+            not_verified.add(student)
     with gradebook.open_gradebook(course.db_url) as gb:
         rows = gradebook.scores(gb, assignment)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "assignment", "score", "max_score", "timestamp", "flagged"])
+        writer.writerow(["student", "assignment", "score", "max_score", "timestamp", "flagged", "unverified"])
         for row in rows:
             writer.writerow([row["student"], assignment, f"{row['score']:g}", f"{row['max_score']:g}",
-                             row["timestamp"], "yes" if flagged.get(row["student"]) else ""])
+                             row["timestamp"], "yes" if flagged.get(row["student"]) else "",
+                             "yes" if row["student"] in not_verified else ""])
     return target
 
 

@@ -8,7 +8,8 @@ that happened:
      "cells": [{"label", "error", "output"}],        # the student's cells, for feedback
      "deaths": [{"where", "line", "cause"}],         # where the kernel died, and why
      "flags": [...],                                  # tampering and suspicious values
-     "notes": [...], "sha256", "source_sha256", "seconds"}
+     "notes": [...], "sha256", "source_sha256", "seconds",
+     "isolation": what the kernel ran under, e.g. "bubblewrap (uid 200123)", or "none"}
 
 A test scores its points when its visible and hidden parts both pass and nothing tampered with
 the protected modules while it ran. Output on stderr and warnings never matter. A kernel that
@@ -28,12 +29,13 @@ from pathlib import Path
 from .model import Source, load_source
 from .kernel import skip_magics
 from .recover import plan_for_file
-from .sandbox import Kernel, KernelDied, Limits, scratch_folder
+from .sandbox import NO_ISOLATION, Kernel, KernelDied, Limits, scratch_folder
 from .trusted import KernelGone, TrustedNotebook
 
 STATUS_PASSED, STATUS_FAILED, STATUS_NOT_RUN = "passed", "failed", "not run"
 STATUS_DIED, STATUS_TAMPERED = "kernel died", "tampered"
 MAX_RESTARTS = 6
+UNVERIFIED_FLAG = "UNVERIFIED: graded without OS isolation (student code could reach the grader)"
 
 
 @contextlib.contextmanager
@@ -90,7 +92,7 @@ def _test_record(cell, status, error="", output="", failed_part=None):
 
 
 def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: list[Path] = (),
-                    files: list[Path] = ()) -> list[str]:
+                    files: list[Path] = (), unsafe_no_isolation: bool = False) -> list[str]:
     """The modules the instructor's own notebook loads when it runs (lazy imports included).
 
     The source runs once in the sandbox without the audit hook (it is the instructor's code); the
@@ -101,7 +103,7 @@ def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: li
     plan = plan_for_file(source_path, source)
     scratch = scratch_folder()
     kernel = Kernel(scratch, limits, hide=list(hide), files=list(files),
-                    preload=imported_modules(source), profile=True)
+                    preload=imported_modules(source), profile=True, unsafe=unsafe_no_isolation)
     scratch_result = {"flags": [], "notes": [], "cells": [], "deaths": []}
     try:
         with grading_environment():
@@ -153,6 +155,9 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
     alive = True
     try:
         kernel.start()
+        result["isolation"] = kernel.isolation
+        if kernel.isolation == NO_ISOLATION and UNVERIFIED_FLAG not in flags:
+            flags.insert(0, UNVERIFIED_FLAG)
         result["notes"] += kernel.notes
         for index, step in enumerate(plan.steps):
             if not alive:
@@ -223,13 +228,14 @@ def _shows_tainted_text(result: dict) -> bool:
         any(c.get("tainted") and c["error"] for c in result["cells"])
 
 
-def _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload):
+def _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload,
+                              kernel_unsafe):
     """Feedback text comes from a kernel that never saw a hidden test: the notebook is run again
     with the visible parts of the tests only, and its messages replace those of the scoring run
     from the point where hidden arguments entered the kernel (the scores stay those of the full run)."""
     scratch = scratch_folder(scratch_base)
     kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
-                    preload=imported_modules(source) if preload is None else preload)
+                    preload=imported_modules(source) if preload is None else preload, unsafe=kernel_unsafe)
     clean = {"flags": [], "notes": [], "cells": [], "deaths": []}
     try:
         with grading_environment():
@@ -258,12 +264,15 @@ def _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, s
 
 def grade_submission(path: str | Path, source: Source, limits: Limits = Limits(),
                      hide: list[Path] = (), files: list[Path] = (), scratch_base: Path | None = None,
-                     preload: list[str] | None = None) -> dict:
-    """Grade the notebook at path against source. Never raises for a bad submission."""
+                     preload: list[str] | None = None, unsafe_no_isolation: bool = False) -> dict:
+    """Grade the notebook at path against source. Never raises for a bad submission.
+
+    unsafe_no_isolation: grade even where bubblewrap is unavailable (the result then records
+    "isolation": "none" and is flagged as unverified); otherwise such a result is an error."""
     started = time.monotonic()
     path = Path(path)
     result = {"status": "graded", "error": "", "score": 0.0, "max_score": source.max_score,
-              "tests": [], "cells": [], "deaths": [], "flags": [], "notes": [],
+              "tests": [], "cells": [], "deaths": [], "flags": [], "notes": [], "isolation": NO_ISOLATION,
               "sha256": file_sha256(path), "source_sha256": source_sha256(source)}
     plan = plan_for_file(path, source)
     if plan.error:
@@ -276,7 +285,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
     flags = result["flags"]
     scratch = scratch_folder(scratch_base)
     kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),
-                    preload=imported_modules(source) if preload is None else preload)
+                    preload=imported_modules(source) if preload is None else preload,
+                    unsafe=unsafe_no_isolation)
     notebook = TrustedNotebook(source, kernel, limits.timeout)
     try:
         with grading_environment():
@@ -287,7 +297,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
     flags += notebook.connection.flags
     result["notes"] += notebook.notes
     if _shows_tainted_text(result):
-        _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload)
+        _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload,
+                                  unsafe_no_isolation)
     for record in result["tests"] + result["cells"]:
         record.pop("tainted", None)
     for stray in kernel.stray:
@@ -307,7 +318,8 @@ def grade_job(job: dict) -> dict:
     limits = Limits(**job["limits"])
     try:
         result = grade_submission(job["path"], source, limits, hide=[Path(p) for p in job["hide"]],
-                                  files=[Path(p) for p in job["files"]], preload=job.get("preload"))
+                                  files=[Path(p) for p in job["files"]], preload=job.get("preload"),
+                                  unsafe_no_isolation=job.get("unsafe_no_isolation", False))
     except Exception as error:  # a bug of ours must not stop the batch: report it as this one's error
         result = {"status": "error", "error": f"{type(error).__name__}: {error}", "score": 0.0,
                   "max_score": source.max_score, "tests": [

@@ -1,12 +1,13 @@
 """The grading kernel: the process, started by `sandbox`, that runs one submission's notebook.
 
-It runs the notebook's cells (the instructor's setup cells and the student's cells), nothing else:
-test cells run in the grader's process (autograder.trusted), which asks the kernel to call the
-student's functions on its behalf. Before any student code runs, the kernel imports the
-libraries, takes a snapshot of the protected modules and builds the defences of `guard` (defence
-in depth and a source of flags: no verdict depends on them). Then it serves the grader, one
-request at a time, over a pipe (JSON lines; every answer carries the request's nonce; values are
-plain data, see autograder.wire):
+It runs the notebook's cells (the instructor's setup cells and the student's cells), nothing
+else: test cells run in the grader's process (autograder.trusted), which asks the kernel to call
+the student's functions on its behalf. It is started inside bubblewrap's sandbox when the machine
+allows it (see sandbox.py), already unprivileged; before any student code runs, it closes what it
+inherited, sets its process limit, imports the libraries, takes a snapshot of the protected
+modules and builds the defences of `guard` (defence in depth and a source of flags: no verdict
+depends on them). Then it serves the grader, one request at a time, over a pipe (JSON lines;
+every answer carries the request's nonce; values are plain data, see autograder.wire):
 
     {"op": "run", "kind": "setup"|"student", "code", "label", "timeout", "skip": [i, ...]}
         runs a cell statement by statement (announcing each, so that a death is located); for a
@@ -107,79 +108,21 @@ with guard.sealed, so that none of them leads to the harness's globals."""
 
 
 def _isolate(config: dict) -> list[str]:
-    """Hide private paths (mount namespace), drop privileges, set the process limit. Returns notes."""
+    """The kernel's own last steps before any student code (the sandbox itself is bubblewrap's, see
+    sandbox.py): close every inherited descriptor but the two pipes, limit the number of
+    processes. Returns notes for the grader."""
     import resource
 
+    keep = sorted({0, 1, 2, config["fd_in"], config["fd_out"]})
+    for low, high in zip(keep, keep[1:] + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]):
+        os.closerange(low + 1, high)
     notes = []
-    if os.geteuid() == 0 and config.get("mount_ns"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
-        libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
-        if config.get("uid") is not None:
-            notes += _expose_python(libc, config["scratch"], MS_BIND | MS_REC)
-        notes += _scratch_on_tmpfs(libc, config, MS_NOSUID | MS_NODEV)
-        # A /proc of the kernel's own PID namespace: other processes on the machine are not listed.
-        if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | 8, None) != 0:   # 8: MS_NOEXEC
-            notes.append("/proc shows the machine's processes")
-        for path in config["hide"]:
-            if not os.path.exists(path):
-                continue
-            target = path.encode()
-            if os.path.isdir(path):
-                ok = libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k")
-            else:
-                ok = libc.mount(b"/dev/null", target, None, MS_BIND, None)
-            if ok != 0:
-                notes.append(f"could not hide {path} (errno {ctypes.get_errno()})")
-    uid = config.get("uid")
-    if uid is not None and os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
     nproc = config.get("nproc")
     if nproc:
         try:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         except (ValueError, OSError):
             notes.append("could not limit the number of processes")
-    return notes
-
-
-def _expose_python(libc, scratch, bind_flags) -> list[str]:
-    """Make the Python installation readable after dropping privileges.
-
-    When Python lives under a directory others cannot enter (e.g. /root/.pyenv), that directory is
-    covered (in this mount namespace only) by an empty tmpfs into which the Python folders are
-    bind-mounted back: the interpreter and its libraries stay visible, the rest of it is gone.
-    """
-    needed = _needed_paths()
-    blocked = {}
-    for path in needed:
-        parts = path.split(os.sep)
-        for i in range(2, len(parts)):
-            ancestor = os.sep.join(parts[:i])
-            if not os.stat(ancestor).st_mode & 0o001:
-                blocked.setdefault(ancestor, set()).add(path)
-                break
-    notes = []
-    for number, (ancestor, paths) in enumerate(sorted(blocked.items())):
-        keep = sorted(p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths))
-        staged = []
-        for k, path in enumerate(keep):
-            stage = os.path.join(scratch, f".stage{number}-{k}")
-            os.mkdir(stage)
-            libc.mount(path.encode(), stage.encode(), None, bind_flags, None)
-            staged.append((stage, path))
-        if libc.mount(b"tmpfs", ancestor.encode(), b"tmpfs", 0, b"mode=0755,size=64k") != 0:
-            notes.append(f"could not expose {ancestor}")
-            continue
-        for stage, path in staged:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            libc.mount(stage.encode(), path.encode(), None, bind_flags, None)
-            libc.umount2(stage.encode(), 2)
-            os.rmdir(stage)
     return notes
 
 
@@ -434,59 +377,6 @@ def skip_magics(code: str) -> str:
             line = line[: len(line) - len(stripped)] + "pass"
         lines.append(line)
     return "\n".join(lines)
-
-
-def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
-    """Put the scratch folder on a size-limited tmpfs, so that a submission cannot fill the disk."""
-    scratch = config["scratch"]
-    files = {}
-    for root, _, names in os.walk(scratch):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as handle:
-                files[os.path.relpath(path, scratch)] = handle.read()
-    notes = []
-    size = int(config.get("scratch_mb", 128))
-    # The world-writable folders get small empty tmpfs of their own (no filling the disk, no
-    # notes left for the next student). A scratch folder under /tmp then lives in /tmp's tmpfs.
-    # Not where Python, the course or the scratch's own copy live (a clone under /tmp, say):
-    # covering those would leave the kernel without its interpreter or libraries.
-    needed = _needed_paths()
-    covered = []
-    for shared, megabytes in [("/tmp", size), ("/var/tmp", 16), ("/dev/shm", 16)]:
-        if not os.path.isdir(shared):
-            continue
-        if any(p.startswith(shared + os.sep) for p in needed):
-            notes.append(f"{shared} is shared with the machine (Python or the course lives there)")
-        elif libc.mount(b"tmpfs", shared.encode(), b"tmpfs", flags,
-                        f"size={megabytes}m,mode=1777".encode()) == 0:
-            covered.append(shared)
-        else:
-            notes.append(f"{shared} is shared with the machine")
-    if "/tmp" in covered and os.path.realpath(scratch).startswith("/tmp/"):
-        os.makedirs(scratch, mode=0o700, exist_ok=True)
-    elif libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", flags, f"size={size}m,mode=0700".encode()) != 0:
-        return notes + ["the scratch folder is not size-limited"]
-    uid = config.get("uid")
-    for relative, data in files.items():
-        path = os.path.join(scratch, relative)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as handle:
-            handle.write(data)
-    if uid is not None:
-        for root, dirs, names in os.walk(scratch):
-            for name in [root] + [os.path.join(root, n) for n in dirs + names]:
-                os.chown(name, uid, uid)
-    return notes
-
-
-def _needed_paths() -> set[str]:
-    """Real paths of the interpreter, its import path and the course's packages."""
-    import autograder
-    import course
-
-    paths = [sys.base_prefix, sys.prefix, *sys.path, *course.__path__, *autograder.__path__]
-    return {os.path.realpath(p) for p in paths if p and os.path.isdir(p)}
 
 
 def _import_libraries(preload=()) -> list[str]:

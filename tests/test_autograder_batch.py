@@ -154,8 +154,9 @@ def test_check_runs_the_visible_tests_of_a_release_notebook(course, tmp_path, ca
     assert result["score"] == 3 and "FAIL  test_relu" in out and "PASS  test_double" in out
 
 
-def test_grading_without_namespaces_still_scores_and_flags(course, monkeypatch):
-    """Where unshare is unavailable (not root, macOS) the limits and in-process guards still hold."""
+def test_grading_without_isolation_still_scores_and_flags(course, monkeypatch):
+    """AUTOGRADER_ISOLATION=none (the explicit unsafe mode): the limits and in-process guards still
+    hold, and the result says it was not isolated."""
     from autograder import sandbox
     from autograder.grade import grade_submission
     from autograder.model import load_source
@@ -163,7 +164,7 @@ def test_grading_without_namespaces_still_scores_and_flags(course, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_ISOLATION", "none")
     sandbox.isolation.cache_clear()
     try:
-        assert sandbox.isolation()["prefix"] == []
+        assert sandbox.isolation()["kind"] == "none"
         code = dict(demo.correct_code(), double=(
             "np.allclose = lambda *a, **k: True\n"
             "def double(x):\n    import socket\n    socket.socket()\n    return x\n"))
@@ -171,6 +172,6 @@ def test_grading_without_namespaces_still_scores_and_flags(course, monkeypatch):
         result = grade_submission(path, load_source(course.root / "solutions" / "ps1" / "ps1.ipynb"), LIMITS)
     finally:
         sandbox.isolation.cache_clear()
-    assert result["score"] == 4
+    assert result["score"] == 4 and result["isolation"] == "none" and sandbox.unverified(result)
     flags = " ".join(result["flags"])
     assert "numpy.allclose was replaced" in flags and "blocked socket" in flags
