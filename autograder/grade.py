@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .model import Source, load_source
-from .kernel import skip_magics
+from .magics import translate
 from .recover import plan_for_file
 from .sandbox import Kernel, KernelDied, Limits, scratch_folder
 
@@ -52,7 +52,7 @@ def imported_modules(source: Source) -> list[str]:
     names = []
     for cell in source.cells:
         try:
-            tree = ast.parse(skip_magics(cell.code))
+            tree = ast.parse(translate(cell.code)[0])
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 
+from autograder.magics import translate
+
 # Harness functions use a private copy of builtins (see guard.py).
 __builtins__ = dict(vars(builtins))
 
@@ -168,20 +170,6 @@ def _expose_python(libc, scratch, bind_flags) -> list[str]:
             libc.umount2(stage.encode(), 2)
             os.rmdir(stage)
     return notes
-
-
-def skip_magics(code: str) -> str:
-    """IPython syntax does nothing while grading: a %%cell magic skips the cell, %line magics and
-    !shell lines become `pass` (the indentation is kept, so `if IN_COLAB: !pip ...` still parses)."""
-    if code.lstrip().startswith("%%"):
-        return ""
-    lines = []
-    for line in code.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[: len(line) - len(stripped)] + "pass"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _scratch_on_tmpfs(libc, config, flags) -> list[str]:
@@ -378,7 +366,7 @@ def main(argv=None) -> int:
 
     def run_cell(command, nonce):
         code, kind, label = command["code"], command["kind"], command["label"]
-        code = skip_magics(code)
+        code = translate(code)[0]
         try:
             tree = ast.parse(code)
         except SyntaxError as error:
