@@ -1,4 +1,4 @@
-"""Collecting LMS downloads, resuming a killed batch, pluggable executors, and the command line."""
+"""Resuming a killed batch, pluggable executors, and the command line."""
 from __future__ import annotations
 
 import os
@@ -7,14 +7,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zipfile
 
 import nbformat
 import pytest
 
 from autograder import demo
 from autograder.batch import grade_class
-from autograder.collect import collect
 from autograder.course_dir import Course
 from autograder.sandbox import Limits
 
@@ -28,39 +26,6 @@ def course(tmp_path):
 
 def _nb_bytes(replacements=None):
     return nbformat.writes(demo.notebook_with(demo.correct_code() if replacements is None else replacements)).encode()
-
-
-def test_collect_canvas_zip_keeps_newest_and_lists_the_rest(course, tmp_path):
-    archive = tmp_path / "submissions.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        old = zipfile.ZipInfo("smithjane_1234_5678_ps1.ipynb", date_time=(2026, 1, 1, 10, 0, 0))
-        new = zipfile.ZipInfo("smithjane_late_1234_5999_ps1-1.ipynb", date_time=(2026, 1, 2, 10, 0, 0))
-        z.writestr(old, _nb_bytes({}))
-        z.writestr(new, _nb_bytes())
-        z.writestr(zipfile.ZipInfo("doejohn_2222_7777_homework.ipynb", date_time=(2026, 1, 1, 9, 0, 0)),
-                   _nb_bytes())
-        z.writestr("readme.txt", "not a notebook")
-        z.writestr("my notebook (1).ipynb", _nb_bytes())
-        z.writestr("__MACOSX/._smithjane_1234_5678_ps1.ipynb", "junk")
-    report = collect(course, "ps1", archive)
-    assert sorted(report.collected) == ["doejohn", "smithjane"]
-    assert report.collected["smithjane"] == "smithjane_late_1234_5999_ps1-1.ipynb"
-    assert ("smithjane", "smithjane_1234_5678_ps1.ipynb") in report.superseded
-    unmatched = dict(report.unmatched)
-    assert "readme.txt" in unmatched and "my notebook (1).ipynb" in unmatched
-    assert "NOT collected (2)" in report.text()
-    stored = course.submission("smithjane", "ps1", "ps1").read_text()
-    assert "np.maximum(x, 0.0)" in stored and "NotImplementedError" not in stored   # the newer one
-
-
-def test_collect_folders_and_plain_files(course, tmp_path):
-    source = tmp_path / "downloads"
-    (source / "alice" / "work").mkdir(parents=True)
-    (source / "alice" / "work" / "anything.ipynb").write_bytes(_nb_bytes())
-    (source / "bob.ipynb").write_bytes(_nb_bytes({}))
-    report = collect(course, "ps1", source)
-    assert sorted(report.collected) == ["alice", "bob"] and not report.unmatched
-    assert (course.root / "submitted" / "alice" / "ps1" / "timestamp.txt").exists()
 
 
 def _slow_class(course, n):
