@@ -30,6 +30,7 @@ from .sandbox import Kernel, KernelDied, Limits, scratch_folder
 
 STATUS_PASSED, STATUS_FAILED, STATUS_NOT_RUN = "passed", "failed", "not run"
 STATUS_DIED, STATUS_TAMPERED = "kernel died", "tampered"
+OUT_OF_TIME = "not run: the submission's time budget ran out"
 MAX_RESTARTS = 6
 
 
@@ -139,7 +140,7 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
     def restart_and_replay() -> bool:
         nonlocal restarts
         restarts += 1
-        if restarts > MAX_RESTARTS:
+        if restarts > MAX_RESTARTS or time.monotonic() > deadline:
             return False
         kernel.restart()
         for index, skip in done:
@@ -153,13 +154,16 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         return True
 
     alive = True
+    deadline = started + limits.submission_seconds   # the whole submission's wall-clock budget
     try:
         kernel.start()
         result["notes"] += kernel.notes
         for index, step in enumerate(plan.steps):
-            if not alive:
+            out_of_time = time.monotonic() > deadline
+            if not alive or out_of_time:
                 if step.kind == "test":
                     result["tests"].append(_test_record(tests_by_id[step.cell_id], STATUS_NOT_RUN,
+                                                        OUT_OF_TIME if out_of_time else
                                                         "not run: the kernel could not be restarted"))
                 continue
             if step.kind == "test":
@@ -212,6 +216,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         shutil.rmtree(scratch, ignore_errors=True)
     for stray in kernel.stray:
         flags.append(f"unexpected data on the grader's channel: {stray[:80]!r}")
+    if any(t["error"] == OUT_OF_TIME for t in result["tests"]):
+        flags.append(f"the submission ran past its time budget of {limits.submission_seconds:g} s")
     for death in result["deaths"]:
         flags.append(f"kernel died in {death['where']}" + (f" at line {death['line']}" if death["line"] else "")
                      + f": {death['cause']}")
