@@ -25,8 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from .course_dir import Course
 
-CANVAS = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*?)(?:_late)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$",
-                    re.IGNORECASE)
+CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_late)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$", re.IGNORECASE)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_\w*$")
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 RESUBMISSION = re.compile(r"-(\d+)$")
@@ -69,7 +68,7 @@ def student_from_name(relative: PurePosixPath) -> tuple[str | None, tuple, str]:
     match = CANVAS.match(relative.name)
     if match:
         resub = RESUBMISSION.search(Path(match["file"]).stem)
-        return (f"{match['name'].lower()}_{match['user']}",
+        return (f"{_plain_name(match['name'])}_{match['user']}",
                 (int(match["sub"]), int(resub.group(1)) if resub else 0), "")
     if len(relative.parts) >= 2:
         folder = relative.parts[0]

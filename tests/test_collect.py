@@ -35,11 +35,12 @@ def test_canvas_zip_keeps_newest_and_lists_the_rest(course, tmp_path):
         z.writestr(_entry("smithjane_1234_5678_ps1.ipynb"), _nb_bytes({}))
         z.writestr(_entry("smithjane_late_1234_5999_ps1-1.ipynb", day=2), _nb_bytes())
         z.writestr(_entry("doejohn_2222_7777_homework.ipynb", hour=9), _nb_bytes())
+        z.writestr(_entry("müllerjosé_3131_9001_ps1.ipynb"), _nb_bytes())
         z.writestr("readme.txt", "not a notebook")
         z.writestr("my notebook (1).ipynb", _nb_bytes())
         z.writestr("__MACOSX/._smithjane_1234_5678_ps1.ipynb", "junk")
     report = collect(course, "ps1", archive)
-    assert sorted(report.collected) == ["doejohn_2222", "smithjane_1234"]
+    assert sorted(report.collected) == ["doejohn_2222", "mullerjose_3131", "smithjane_1234"]
     assert report.collected["smithjane_1234"] == "smithjane_late_1234_5999_ps1-1.ipynb"
     assert report.superseded == [("smithjane_1234", "smithjane_1234_5678_ps1.ipynb")]
     unmatched = dict(report.unmatched)
