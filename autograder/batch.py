@@ -214,9 +214,9 @@ def _grade_all(jobs_todo: list[dict], executor: Executor | None, workers: int, s
                     marker = Path(job["marker"]) if job.get("marker") else None
                     lost = job.get("lost", 0) + 1
                     if job.get("alone") or lost > 3:
-                        store(job, failed(job, "the worker process grading this submission was killed "
-                                               "again when graded alone (by the system: out of memory?); "
-                                               "it was not graded"))
+                        again = "again when graded alone" if job.get("alone") else f"{lost} times"
+                        store(job, failed(job, f"the worker process grading this submission was killed "
+                                               f"{again} (by the system: out of memory?); it was not graded"))
                     elif marker is not None and marker.exists():     # it was running: grade it alone
                         marker.unlink()
                         submit(dict(job, alone=True, lost=lost), new_pool(1))

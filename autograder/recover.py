@@ -111,7 +111,7 @@ def match_cells(nb, source: Source) -> tuple[list[tuple[str | None, str]], list[
             matches.append((same_text, code))
             recovered += 1
             continue
-        names = set(defined_names(code))
+        names = set(defined_names(translate(code)[0]))
         best, best_overlap = None, 0
         for solution in source.solutions:
             wanted = set(solution.defines)

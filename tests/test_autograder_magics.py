@@ -126,3 +126,17 @@ def test_graded_submission_runs_magic_cells_and_notes_the_rest(tmp_path):
     assert "the %%bash cell was not run while grading" in notes
     assert "line 1: the shell command `!ls /` was not run while grading" in notes
     assert not any("hidden noise" in cell["output"] for cell in result["cells"])
+
+
+def test_a_magic_cell_without_metadata_is_still_matched_to_its_solution(tmp_path):
+    import nbformat
+
+    from autograder.model import load_source
+    from autograder.recover import make_plan
+
+    root = demo.make_course(tmp_path / "course")
+    code = dict(demo.correct_code(), double="%%time\n" + demo.correct_code()["double"])
+    data = nbformat.writes(demo.notebook_with(code, strip_metadata=True)).encode()
+    plan = make_plan(data, load_source(root / "solutions" / "ps1" / "ps1.ipynb"))
+    double = [step for step in plan.steps if step.cell_id == "double"]
+    assert len(double) == 1 and double[0].code.startswith("%%time")
