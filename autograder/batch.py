@@ -6,22 +6,33 @@ a process pool by default, or any Executor you pass, e.g. a dask.distributed cli
 (`client.get_executor()`; passing the Client itself works too).
 
 Resuming: each result is written, atomically, to autograded/<student>/<assignment>/<notebook>.result.json
-with the hashes of the submission and of the source. A rerun reuses every result whose hashes still
-match (so killing the grader mid-batch loses at most the submissions being graded at that moment),
-and every result is written to the gradebook with upserts (so nothing is ever counted twice).
+with the hashes of the submission and of the source and the grader's version. A rerun reuses every
+result whose hashes and version still match (so killing the grader mid-batch loses at most the
+submissions being graded at that moment, and upgrading the grader regrades), and every result is
+written to the gradebook with upserts (so nothing is ever counted twice).
+
+Never stopped: error texts and outputs are capped (CAP characters each) before they reach a result
+or a feedback page; a worker process killed from outside (the out-of-memory killer) breaks a process
+pool, so its lost jobs go to a fresh pool and those that were running are graded again, each alone:
+one that kills its worker a second time gets an error result; a gradebook that stays locked delays
+nothing (see gradebook.GradebookWriter).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
+import shutil
 import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
-from . import gradebook
 from .course_dir import Course
+from .gradebook import GradebookWriter
 from .grade import file_sha256, grade_job, profile_imports, source_sha256
 from .model import load_source
 from .sandbox import NO_ISOLATION, Limits, isolation, require_isolation, unverified
@@ -85,8 +96,7 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
     files = [str(p) for p in sorted(release.glob("*")) if p.is_file() and p.suffix != ".ipynb"
              and not p.name.startswith(".")] if release.is_dir() else []
     hide = [str(p) for p in course.hidden_paths()]
-    with gradebook.open_gradebook(course.db_url) as gb:
-        gradebook.sync_assignment(gb, assignment, list(sources.values()))
+    version = grader_version()
 
     jobs_todo, results = [], []
     for student in students or course.students_with_submissions(assignment):
@@ -103,6 +113,7 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
                     stored = {}
                 if (stored.get("sha256") == file_sha256(path)
                         and stored.get("source_sha256") == source_sha256(sources[notebook])
+                        and stored.get("grader_version") == version
                         and not (unverified(stored) and isolation()["kind"] != NO_ISOLATION)):
                     results.append(stored)
                     continue
@@ -119,48 +130,154 @@ def grade_class(course: Course, assignment: str, *, jobs: int = 2, executor: Exe
     for job in jobs_todo:
         job["preload"] = preload[job["notebook"]]
     bar = Progress(len(jobs_todo), enabled=progress)
-    if jobs_todo:
-        own_executor = executor is None
-        if own_executor:
-            import multiprocessing
+    if hasattr(executor, "get_executor") and (not hasattr(executor, "map") or type(executor).__name__ == "Client"):
+        executor = executor.get_executor()      # a dask.distributed Client
+    running = course.root / course.autograded_dir / f".running-{os.getpid()}"
+    with GradebookWriter(course.db_url, assignment, list(sources.values())) as as_they_come:
+        def store(job, result):
+            result = cap_result(result)
+            _write_json(Path(job["result_path"]), result)
+            as_they_come.record(job["student"], job["notebook"], result,
+                                _timestamp(course, job["student"], assignment))
+            results.append(result)
+            bar.step(f"{job['student']} {result['score']:g}/{result['max_score']:g}")
 
-            executor = ProcessPoolExecutor(max_workers=max(1, jobs),
-                                           mp_context=multiprocessing.get_context("spawn"))
-        elif hasattr(executor, "get_executor") and not hasattr(executor, "map"):
-            executor = executor.get_executor()
-        elif type(executor).__name__ == "Client" and hasattr(executor, "get_executor"):
-            executor = executor.get_executor()
-        try:
-            futures = {executor.submit(grade_job, job): job for job in jobs_todo}
-            with gradebook.open_gradebook(course.db_url) as gb:
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        result = future.result()
-                    except Exception as error:  # a worker died: report, keep going
-                        result = _missing(job["student"], assignment, job["notebook"],
-                                          sources[job["notebook"]], f"worker failed: {error!r}")
-                    _write_json(Path(job["result_path"]), result)
-                    gradebook.record(gb, assignment, job["student"], job["notebook"], result,
-                                     _timestamp(course, job["student"], assignment))
-                    results.append(result)
-                    bar.step(f"{job['student']} {result['score']:g}/{result['max_score']:g}")
-        finally:
-            if own_executor:
-                executor.shutdown(wait=True, cancel_futures=True)
-    with gradebook.open_gradebook(course.db_url) as gb:
+        def failed(job, why):
+            return dict(_missing(job["student"], assignment, job["notebook"], sources[job["notebook"]], why),
+                        status="error")
+
+        if jobs_todo:
+            running.mkdir(parents=True, exist_ok=True)
+            for job in jobs_todo:
+                job["marker"] = str(running / f"{job['student']}--{job['notebook']}")
+            try:
+                _grade_all(jobs_todo, executor, max(1, jobs), store, failed)
+            finally:
+                shutil.rmtree(running, ignore_errors=True)
+    with GradebookWriter(course.db_url, assignment, list(sources.values())) as at_the_end:
         for result in results:
             if result.get("status") != "missing":
-                gradebook.record(gb, assignment, result["student"], result["notebook"], result,
-                                 _timestamp(course, result["student"], assignment))
+                at_the_end.record(result["student"], result["notebook"], result,
+                                  _timestamp(course, result["student"], assignment))
+    if at_the_end.unrecorded:
+        print(f"course grade: {len(at_the_end.unrecorded)} result(s) could not be written to the gradebook "
+              f"({at_the_end.problem}). They are kept in {course.autograded_dir}/; run `course grade` again "
+              "to record them.", file=sys.stderr)
     return sorted(results, key=lambda r: (r["student"], r["notebook"]))
+
+
+def run_job(job: dict) -> dict:
+    """A worker's part: grade one submission and say which grader graded it. While it grades, a
+    marker file holds the worker's process id: a worker killed from outside leaves it behind."""
+    marker = Path(job["marker"]) if job.get("marker") else None
+    if marker is not None:
+        marker.write_text(str(os.getpid()))
+    result = grade_job(job)
+    result["grader_version"] = grader_version()
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+    return result
+
+
+def _grade_all(jobs_todo: list[dict], executor: Executor | None, workers: int, store, failed) -> None:
+    """Grade every job, store(job, result) as each one ends.
+
+    A process pool whose worker was killed (by the out-of-memory killer, say) is broken: all its
+    jobs are lost. Those that had not started go to a fresh pool; those that were running (their
+    marker files remain) are graded again, each in a pool of its own; one that breaks its own pool
+    too is the culprit and gets an error result.
+    """
+    created: list[ProcessPoolExecutor] = []
+
+    def new_pool(size):
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+        created.append(pool)
+        return pool
+
+    shared = executor if executor is not None else new_pool(workers)
+    futures: dict = {}
+
+    def submit(job, pool):
+        futures[pool.submit(run_job, job)] = (job, pool)
+
+    for job in jobs_todo:
+        submit(job, shared)
+    try:
+        while futures:
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for future in done:
+                job, pool = futures.pop(future)
+                if job.get("alone"):
+                    pool.shutdown(wait=False)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    if pool is shared:      # the first of its lost jobs to come back: the others follow
+                        shared = new_pool(workers)
+                    marker = Path(job["marker"]) if job.get("marker") else None
+                    lost = job.get("lost", 0) + 1
+                    if job.get("alone") or lost > 3:
+                        again = "again when graded alone" if job.get("alone") else f"{lost} times"
+                        store(job, failed(job, f"the worker process grading this submission was killed "
+                                               f"{again} (by the system: out of memory?); it was not graded"))
+                    elif marker is not None and marker.exists():     # it was running: grade it alone
+                        marker.unlink()
+                        submit(dict(job, alone=True, lost=lost), new_pool(1))
+                    else:
+                        submit(dict(job, lost=lost), shared)
+                    continue
+                except Exception as error:   # a worker died or the executor failed: report, keep going
+                    store(job, failed(job, f"worker failed: {error!r}"))
+                    continue
+                store(job, result)
+    finally:
+        for pool in created:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+CAP = 4000     # characters kept of each error text and output
+
+
+def cap_text(text, limit: int = CAP):
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... [{len(text) - limit} more characters not shown]"
+
+
+def cap_result(result: dict, limit: int = CAP) -> dict:
+    """The result with every error text and output cut to `limit` characters, and at most 100 flags
+    and notes (a submission can raise an error of a gigabyte, or print one)."""
+    capped = dict(result, error=cap_text(result.get("error", ""), limit))
+    for key in ("tests", "cells", "deaths"):
+        capped[key] = [{k: cap_text(v, limit) for k, v in entry.items()} for entry in result.get(key, [])]
+    for key in ("flags", "notes"):
+        entries = result.get(key, [])
+        capped[key] = [cap_text(v, limit) for v in entries[:100]]
+        if len(entries) > 100:
+            capped[key].append(f"... and {len(entries) - 100} more")
+    return capped
+
+
+@functools.lru_cache(maxsize=1)
+def grader_version() -> str:
+    """A hash of the grader's source and of the library it checks with (autograder/ and course/):
+    results graded by another version are graded again."""
+    digest = hashlib.sha256()
+    for package in ("autograder", "course"):
+        folder = Path(__file__).resolve().parents[1] / package
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(path.relative_to(folder.parent).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _preload(course, assignment, notebook, source, source_path, limits, hide, files,
              unsafe_no_isolation) -> list[str]:
     """The modules to load in every kernel before student code: found by running the instructor's
     notebook once (see grade.profile_imports), remembered per version of the source."""
-    cache = course.root / course.autograded_dir / f".preload-{assignment}-{notebook}-{source_sha256(source)[:16]}.json"
+    cache = (course.root / course.autograded_dir /
+             f".preload-{assignment}-{notebook}-{source_sha256(source)[:16]}-{grader_version()}.json")
     try:
         return json.loads(cache.read_text())
     except (OSError, ValueError):

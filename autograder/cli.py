@@ -1,7 +1,8 @@
 """The grading commands of `course` (course/cli.py hands each one its arguments):
 
     course collect ASSIGNMENT SOURCE                 a folder or an LMS zip -> submitted/
-    course grade ASSIGNMENT [--jobs N] [--timeout S] [--memory MB] [--force] [--student ID ...]
+    course grade ASSIGNMENT [--jobs N] [--timeout S] [--submission-timeout S] [--memory MB] [--force]
+                 [--student ID ...] [--dask ADDRESS [--dask-tls-ca F --dask-tls-cert F --dask-tls-key F]]
                  [--unsafe-no-isolation]
     course feedback ASSIGNMENT                       feedback/<student>/<assignment>/<nb>.html
     course export ASSIGNMENT [--format csv|gradescope] [--output FILE]
@@ -53,10 +54,17 @@ def grade(args) -> int:
         p.add_argument("assignment")
         p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+        p.add_argument("--submission-timeout", type=float, default=600.0,
+                       help="seconds for a whole submission; tests left then are not run (default 600)")
         p.add_argument("--memory", type=int, default=2048, help="MB of memory per submission (default 2048)")
         p.add_argument("--force", action="store_true", help="regrade even up-to-date results")
         p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-        p.add_argument("--dask", metavar="ADDRESS", help="grade on a dask.distributed scheduler")
+        p.add_argument("--dask", metavar="ADDRESS", help="grade on a dask.distributed scheduler "
+                       "(tls://HOST:PORT with the three --dask-tls-* files; see the README)")
+        p.add_argument("--dask-tls-ca", metavar="FILE", help="certificate of the authority that signed "
+                       "the cluster's certificates")
+        p.add_argument("--dask-tls-cert", metavar="FILE", help="this client's certificate")
+        p.add_argument("--dask-tls-key", metavar="FILE", help="this client's private key")
         p.add_argument("--unsafe-no-isolation", action="store_true",
                        help="grade even without OS isolation (no bubblewrap here); "
                             "the scores are marked unverified")
@@ -74,8 +82,15 @@ def grade(args) -> int:
     if options.dask:
         from distributed import Client
 
-        executor = Client(options.dask)
-    limits = Limits(timeout=options.timeout, memory_mb=options.memory)
+        try:
+            security = dask_security(options.dask, options.dask_tls_ca, options.dask_tls_cert,
+                                     options.dask_tls_key)
+        except ValueError as error:
+            print(f"course grade: {error}", file=sys.stderr)
+            return 1
+        executor = Client(options.dask, security=security)
+    limits = Limits(timeout=options.timeout, memory_mb=options.memory,
+                    submission_seconds=options.submission_timeout)
     try:
         results = grade_class(_course(options), options.assignment, jobs=options.jobs, executor=executor,
                               limits=limits, force=options.force, students=options.student,
@@ -83,8 +98,41 @@ def grade(args) -> int:
     except (FileNotFoundError, IsolationUnavailable) as error:
         print(f"course grade: {error}", file=sys.stderr)
         return 1
+    finally:
+        if executor is not None:
+            executor.close()
     print(summary_table(results))
     return 0
+
+
+def dask_security(address: str, ca: str | None = None, cert: str | None = None, key: str | None = None):
+    """The dask `Security` for talking to the scheduler at address.
+
+    With the three files: mutual TLS, encryption required (the address must be tls://). Without:
+    dask's own configuration (its `distributed.comm.tls.*` and `require-encryption` settings, e.g.
+    in ~/.config/dask/distributed.yaml); when that requires no encryption either, anyone who can
+    reach the scheduler can run code on the workers, so a warning says so.
+    """
+    from distributed.security import Security
+
+    files = {"--dask-tls-ca": ca, "--dask-tls-cert": cert, "--dask-tls-key": key}
+    given = [name for name, path in files.items() if path]
+    if not given:
+        security = Security()
+        if not security.require_encryption and not address.startswith("tls://"):
+            print(f"course grade: the scheduler at {address} takes work from anyone who reaches it; keep "
+                  "it on a private network or use TLS (--dask-tls-ca/--dask-tls-cert/--dask-tls-key)",
+                  file=sys.stderr)
+        return security
+    if len(given) < len(files):
+        missing = ", ".join(name for name in files if name not in given)
+        raise ValueError(f"TLS needs all three files: add {missing}")
+    for name, path in files.items():
+        if not Path(path).is_file():
+            raise ValueError(f"{name} {path}: no such file")
+    if not address.startswith("tls://"):
+        raise ValueError(f"--dask {address}: with TLS certificates the address starts with tls://")
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
 
 def feedback(args) -> int:

@@ -1,18 +1,23 @@
 """Gather downloaded submissions into submitted/<student>/<assignment>/<notebook>.ipynb.
 
 SOURCE is a folder or a zip, as LMSs export them. The student id comes from the name:
-- Canvas: `name_12345_67890_anything.ipynb` (also `name_LATE_12345_67890_...`): the login-like
-  name before the numbers;
+- Canvas: `name_12345_67890_anything.ipynb` (also `name_LATE_12345_67890_...`): the student is
+  the LMS user id 12345, named `name_12345` (two students with one name stay two students);
+- Moodle: a folder `Full Name_12345_assignsubmission_file_/anything.ipynb`: `fullname_12345`;
 - a folder per student: `SOURCE/<student>/.../anything.ipynb`;
 - plain: `SOURCE/<student>.ipynb`.
 Several submissions of one student: the newest wins (file time, then Canvas submission number,
-then resubmission suffix `-1`, `-2`). Anything that cannot be matched is listed, never dropped
-silently. Zips are read in memory (names are matched relative to the zip, never as absolute
-paths, and `..` cannot escape).
+then resubmission suffix `-1`, `-2`); one that cannot be read gives way to the next newest.
+Anything that cannot be matched or read (no student id, an invalid date, a damaged zip entry, a
+symbolic link) is listed, never dropped silently, and the rest is collected. Zips are read in
+memory (names are matched relative to the zip, never as absolute paths, and `..` cannot escape).
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,8 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from .course_dir import Course
 
-CANVAS = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*?)(?:_late)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$",
-                    re.IGNORECASE)
+CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_late)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$", re.IGNORECASE)
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_\w*$")
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 RESUBMISSION = re.compile(r"-(\d+)$")
 IGNORED = ("__MACOSX/", ".ipynb_checkpoints/", ".DS_Store")
@@ -63,9 +68,13 @@ def student_from_name(relative: PurePosixPath) -> tuple[str | None, tuple, str]:
     match = CANVAS.match(relative.name)
     if match:
         resub = RESUBMISSION.search(Path(match["file"]).stem)
-        return match["name"].lower(), (int(match["sub"]), int(resub.group(1)) if resub else 0), ""
+        return (f"{_plain_name(match['name'])}_{match['user']}",
+                (int(match["sub"]), int(resub.group(1)) if resub else 0), "")
     if len(relative.parts) >= 2:
         folder = relative.parts[0]
+        moodle = MOODLE.match(folder)
+        if moodle:
+            return f"{_plain_name(moodle['name'])}_{moodle['user']}", (0, 0), ""
         if STUDENT_ID.match(folder):
             return folder, (0, 0), ""
         return None, (), f"folder name {folder!r} is not a usable student id"
@@ -74,24 +83,64 @@ def student_from_name(relative: PurePosixPath) -> tuple[str | None, tuple, str]:
     return None, (), f"file name {relative.name!r} does not contain a usable student id"
 
 
-def _candidates(source: Path, report: CollectReport) -> list[Candidate]:
+def _plain_name(name: str) -> str:
+    """A display name as an id: `Zoë O'Neil` -> `zoeoneil`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", ascii_name.lower()) or "student"
+
+
+def _zip_entries(source: Path, report: CollectReport) -> list[tuple]:
+    archive = zipfile.ZipFile(source)
     found = []
+    for info in archive.infolist():
+        name = info.filename.replace("\\", "/")
+        if info.is_dir():
+            continue
+        relative = PurePosixPath(name)
+        if any(part == ".." for part in relative.parts) or relative.is_absolute():
+            report.unmatched.append((info.filename, "unsafe path in the zip"))
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            report.unmatched.append((name, "a symbolic link: refused (submit the notebook itself)"))
+            continue
+        try:
+            mtime = datetime(*info.date_time).timestamp()
+        except (ValueError, OverflowError, OSError):
+            report.unmatched.append((name, f"invalid date {info.date_time} in the zip entry: extract the "
+                                           "file, give it a date, and collect the folder"))
+            continue
+        found.append((relative, mtime, lambda info=info: archive.read(info)))
+    return found
+
+
+def _folder_entries(source: Path, report: CollectReport) -> list[tuple]:
+    found = []
+    for folder, dirs, files in os.walk(source):
+        here = Path(folder)
+        for name in sorted(dirs + files):
+            path = here / name
+            relative = PurePosixPath(path.relative_to(source).as_posix())
+            if path.is_symlink():
+                report.unmatched.append((relative.as_posix(), "a symbolic link: refused (copy the file "
+                                                              "itself into the folder)"))
+            elif name in files and path.is_file():
+                found.append((relative, path.stat().st_mtime, lambda path=path: _read_regular_file(path)))
+        dirs.sort()
+    return found
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes; refused if it became a symbolic link since the folder was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _candidates(source: Path, report: CollectReport) -> list[Candidate]:
     if source.is_file() and zipfile.is_zipfile(source):
-        archive = zipfile.ZipFile(source)
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            relative = PurePosixPath(info.filename)
-            if any(part == ".." for part in relative.parts) or relative.is_absolute():
-                report.unmatched.append((info.filename, "unsafe path in the zip"))
-                continue
-            found.append((relative, datetime(*info.date_time).timestamp(),
-                          lambda info=info: archive.read(info)))
+        found = _zip_entries(source, report)
     elif source.is_dir():
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                found.append((PurePosixPath(path.relative_to(source).as_posix()), path.stat().st_mtime,
-                              path.read_bytes))
+        found = _folder_entries(source, report)
     else:
         raise FileNotFoundError(f"{source} is neither a folder nor a zip file")
     candidates = []
@@ -121,29 +170,45 @@ def collect(course: Course, assignment: str, source: str | Path) -> CollectRepor
                          "assignments with exactly one notebook")
     notebook = notebooks[0].stem
     report = CollectReport()
-    newest: dict[str, Candidate] = {}
+    by_student: dict[str, list[Candidate]] = {}
     for candidate in _candidates(Path(source), report):
-        current = newest.get(candidate.student)
-        if current is None or candidate.order > current.order:
-            if current is not None:
-                report.superseded.append((candidate.student, current.name))
-            newest[candidate.student] = candidate
-        else:
-            report.superseded.append((candidate.student, candidate.name))
-    for student, candidate in sorted(newest.items()):
-        target = course.submission(student, assignment, notebook)
-        stamp_file = target.parent / "timestamp.txt"
-        stamp = datetime.fromtimestamp(candidate.mtime, timezone.utc)
-        if target.exists() and stamp_file.exists():
+        by_student.setdefault(candidate.student, []).append(candidate)
+    for student, candidates in sorted(by_student.items()):
+        candidates.sort(key=lambda c: c.order, reverse=True)
+        for rank, candidate in enumerate(candidates):
             try:
-                existing = datetime.fromisoformat(stamp_file.read_text().strip())
-            except ValueError:
-                existing = None
-            if existing is not None and existing > stamp:
-                report.kept_existing.append(student)
+                data = candidate.read()
+            except Exception as error:   # a damaged or encrypted zip entry: the next newest one counts
+                report.unmatched.append((candidate.name, f"cannot be read ({type(error).__name__}: {error})"))
                 continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(candidate.read())
-        stamp_file.write_text(stamp.isoformat())
-        report.collected[student] = candidate.name
+            report.superseded += [(student, older.name) for older in candidates[rank + 1:]]
+            _store(course, student, assignment, notebook, candidate, data, report)
+            break
     return report
+
+
+def _store(course: Course, student: str, assignment: str, notebook: str, candidate: Candidate,
+           data: bytes, report: CollectReport) -> None:
+    target = course.submission(student, assignment, notebook)
+    stamp_file = target.parent / "timestamp.txt"
+    stamp = datetime.fromtimestamp(candidate.mtime, timezone.utc)
+    if target.exists() and stamp_file.exists():
+        existing = read_timestamp(stamp_file.read_text())
+        if existing is not None and existing > stamp:
+            report.kept_existing.append(student)
+            return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    stamp_file.write_text(stamp.isoformat())
+    report.collected[student] = candidate.name
+
+
+def read_timestamp(text: str) -> datetime | None:
+    """A timestamp.txt as an aware datetime in UTC (nbgrader's convention: without a zone it is UTC);
+    None when it is not a date."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text.strip()).replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, TypeError, AttributeError):
+        return None

@@ -51,7 +51,7 @@ class Course:
     def gradebook_path(self) -> Path | None:
         """The gradebook file when the gradebook is SQLite, else None."""
         prefix = "sqlite:///"
-        return Path(self.db_url[len(prefix):]) if self.db_url.startswith(prefix) else None
+        return Path(self.db_url[len(prefix):].split("?")[0]) if self.db_url.startswith(prefix) else None
 
     def source_notebooks(self, assignment: str) -> list[Path]:
         folder = self.root / self.source_dir / assignment

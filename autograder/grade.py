@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 
 from .model import Source, load_source
-from .kernel import skip_magics
+from .magics import translate
 from .recover import plan_for_file
 from .sandbox import NO_ISOLATION, Kernel, KernelDied, Limits, scratch_folder
 from .trusted import KernelGone, TrustedNotebook
 
 STATUS_PASSED, STATUS_FAILED, STATUS_NOT_RUN = "passed", "failed", "not run"
 STATUS_DIED, STATUS_TAMPERED = "kernel died", "tampered"
+OUT_OF_TIME = "not run: the submission's time budget ran out"
 MAX_RESTARTS = 6
 UNVERIFIED_FLAG = "UNVERIFIED: graded without OS isolation (student code could reach the grader)"
 
@@ -73,7 +74,7 @@ def imported_modules(source: Source) -> list[str]:
     names = []
     for cell in source.cells:
         try:
-            tree = ast.parse(skip_magics(cell.code))
+            tree = ast.parse(translate(cell.code)[0])
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -119,10 +120,12 @@ def profile_imports(source_path: str | Path, limits: Limits = Limits(), hide: li
         m for m in modules if not m.startswith(skip) and ("._" not in m)]))
 
 
-def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, result: dict) -> list[dict]:
+def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, result: dict,
+             deadline: float = float("inf")) -> list[dict]:
     """Run the plan's steps: cells in the kernel, tests here. Fills result's cells, deaths, flags and
     notes; returns the test records. A kernel that dies is restarted and the cells that had run
-    are replayed (without the statement that killed it)."""
+    are replayed (without the statement that killed it). Steps left at `deadline` (time.monotonic)
+    are not run."""
     tests_by_id = {c.cell_id: c for c in source.tests}
     flags, records = result["flags"], []
     done: list[tuple[int, tuple]] = []   # cells that ran: (step index, skipped statements)
@@ -137,7 +140,7 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
     def restart_and_replay() -> bool:
         nonlocal restarts
         restarts += 1
-        if restarts > MAX_RESTARTS:
+        if restarts > MAX_RESTARTS or time.monotonic() > deadline:
             return False
         kernel.restart()
         for index, skip in done:
@@ -160,9 +163,11 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
             flags.insert(0, UNVERIFIED_FLAG)
         result["notes"] += kernel.notes
         for index, step in enumerate(plan.steps):
-            if not alive:
+            out_of_time = time.monotonic() > deadline
+            if not alive or out_of_time:
                 if step.kind == "test":
                     records.append(_test_record(tests_by_id[step.cell_id], STATUS_NOT_RUN,
+                                                OUT_OF_TIME if out_of_time else
                                                 "not run: the kernel could not be restarted"))
                 continue
             if step.kind == "test":
@@ -240,7 +245,8 @@ def _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, s
     try:
         with grading_environment():
             records = run_plan(plan, source, kernel, TrustedNotebook(source, kernel, limits.timeout,
-                                                                     visible_only=True), clean)
+                                                                     visible_only=True), clean,
+                               deadline=time.monotonic() + limits.submission_seconds)
     finally:
         kernel.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -290,7 +296,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
     notebook = TrustedNotebook(source, kernel, limits.timeout)
     try:
         with grading_environment():
-            result["tests"] = run_plan(plan, source, kernel, notebook, result)
+            result["tests"] = run_plan(plan, source, kernel, notebook, result,
+                                       deadline=started + limits.submission_seconds)
     finally:
         kernel.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -303,6 +310,8 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         record.pop("tainted", None)
     for stray in kernel.stray:
         flags.append(f"unexpected data on the grader's channel: {stray[:80]!r}")
+    if any(t["error"] == OUT_OF_TIME for t in result["tests"]):
+        flags.append(f"the submission ran past its time budget of {limits.submission_seconds:g} s")
     for death in result["deaths"]:
         flags.append(f"kernel died in {death['where']}" + (f" at line {death['line']}" if death["line"] else "")
                      + f": {death['cause']}")

@@ -32,6 +32,8 @@ import numpy as np
 
 from autograder import wire
 
+from autograder.magics import translate
+
 # Harness functions use a private copy of builtins (see guard.py).
 __builtins__ = dict(vars(builtins))
 
@@ -365,18 +367,6 @@ def bound_names(statement) -> list[str]:
     return []
 
 
-def skip_magics(code: str) -> str:
-    """IPython syntax does nothing while grading: a %%cell magic skips the cell, %line magics and
-    !shell lines become `pass` (the indentation is kept, so `if IN_COLAB: !pip ...` still parses)."""
-    if code.lstrip().startswith("%%"):
-        return ""
-    lines = []
-    for line in code.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[: len(line) - len(stripped)] + "pass"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _import_libraries(preload=()) -> list[str]:
@@ -500,7 +490,7 @@ def main(argv=None) -> int:
 
     def run_cell(command, nonce):
         code, kind, label = command["code"], command["kind"], command["label"]
-        code = skip_magics(code)
+        code = translate(code)[0]
         try:
             tree = ast.parse(code)
         except SyntaxError as error:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from .magics import translate
 from .model import Source, defined_names, nbgrader_meta
 
 
@@ -110,7 +111,7 @@ def match_cells(nb, source: Source) -> tuple[list[tuple[str | None, str]], list[
             matches.append((same_text, code))
             recovered += 1
             continue
-        names = set(defined_names(code))
+        names = set(defined_names(translate(code)[0]))
         best, best_overlap = None, 0
         for solution in source.solutions:
             wanted = set(solution.defines)
@@ -192,6 +193,8 @@ def make_plan(data: bytes, source: Source) -> Plan:
         else:
             plan.steps.append(Step("test", cell.cell_id, cell.code, f"test cell {cell.cell_id}"))
         add_extras(cell.index)
+    plan.notes += [f"{step.label}: {note}" for step in plan.steps if step.kind == "student"
+                   for note in translate(step.code)[1]]
     return plan
 
 

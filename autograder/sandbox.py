@@ -43,9 +43,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits for one submission: seconds per cell, MB of memory and output file, processes."""
+    """Limits for one submission: seconds per cell and for the whole submission (its remaining
+    tests are not run once that budget is spent), MB of memory and output file, processes."""
 
     timeout: float = 30.0
+    submission_seconds: float = 600.0
     memory_mb: int = 2048
     cpu_seconds: int = 600
     file_mb: int = 64

@@ -31,7 +31,8 @@ import types
 import numpy as np
 
 from . import wire
-from .kernel import bound_names, describe, skip_magics
+from .kernel import bound_names, describe
+from .magics import translate
 from .model import split_hidden
 from .sandbox import KernelDied
 
@@ -435,7 +436,7 @@ def setup_slice(source) -> dict[str, set[int]]:
     needed = set()
     for cell in source.tests:
         try:
-            needed |= free_names(ast.parse(skip_magics(cell.code)))
+            needed |= free_names(ast.parse(translate(cell.code)[0]))
         except SyntaxError:
             pass
     statements = []
@@ -443,7 +444,7 @@ def setup_slice(source) -> dict[str, set[int]]:
         if cell.kind != "setup":
             continue
         try:
-            tree = ast.parse(skip_magics(cell.code))
+            tree = ast.parse(translate(cell.code)[0])
         except SyntaxError:
             continue
         statements += [(cell.cell_id, index, node) for index, node in enumerate(tree.body)]
@@ -554,7 +555,7 @@ class TrustedNotebook:
         """Run the statements of a setup cell that the tests need."""
         keep = self.keep.get(cell_id, set())
         try:
-            tree = ast.parse(skip_magics(code))
+            tree = ast.parse(translate(code)[0])
         except SyntaxError:
             return
         for index, node in enumerate(tree.body):
@@ -618,7 +619,7 @@ class TrustedNotebook:
         if self.visible_only:
             code = split_hidden(code)[0]
         try:
-            code_object = compile(with_regions(skip_magics(code)), f"<test {label}>", "exec")
+            code_object = compile(with_regions(translate(code)[0]), f"<test {label}>", "exec")
         except SyntaxError as error:
             return {"passed": False, "failed_part": "visible", "error": f"SyntaxError in the test: {error.msg}",
                     "output": "", "tainted": False}

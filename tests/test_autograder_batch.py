@@ -1,20 +1,19 @@
-"""Collecting LMS downloads, resuming a killed batch, pluggable executors, and the command line."""
+"""Resuming a killed batch, pluggable executors, the command line, and a batch that never stops."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import zipfile
 
 import nbformat
 import pytest
 
 from autograder import demo
 from autograder.batch import grade_class
-from autograder.collect import collect
 from autograder.course_dir import Course
 from autograder.sandbox import Limits
 
@@ -28,39 +27,6 @@ def course(tmp_path):
 
 def _nb_bytes(replacements=None):
     return nbformat.writes(demo.notebook_with(demo.correct_code() if replacements is None else replacements)).encode()
-
-
-def test_collect_canvas_zip_keeps_newest_and_lists_the_rest(course, tmp_path):
-    archive = tmp_path / "submissions.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        old = zipfile.ZipInfo("smithjane_1234_5678_ps1.ipynb", date_time=(2026, 1, 1, 10, 0, 0))
-        new = zipfile.ZipInfo("smithjane_late_1234_5999_ps1-1.ipynb", date_time=(2026, 1, 2, 10, 0, 0))
-        z.writestr(old, _nb_bytes({}))
-        z.writestr(new, _nb_bytes())
-        z.writestr(zipfile.ZipInfo("doejohn_2222_7777_homework.ipynb", date_time=(2026, 1, 1, 9, 0, 0)),
-                   _nb_bytes())
-        z.writestr("readme.txt", "not a notebook")
-        z.writestr("my notebook (1).ipynb", _nb_bytes())
-        z.writestr("__MACOSX/._smithjane_1234_5678_ps1.ipynb", "junk")
-    report = collect(course, "ps1", archive)
-    assert sorted(report.collected) == ["doejohn", "smithjane"]
-    assert report.collected["smithjane"] == "smithjane_late_1234_5999_ps1-1.ipynb"
-    assert ("smithjane", "smithjane_1234_5678_ps1.ipynb") in report.superseded
-    unmatched = dict(report.unmatched)
-    assert "readme.txt" in unmatched and "my notebook (1).ipynb" in unmatched
-    assert "NOT collected (2)" in report.text()
-    stored = course.submission("smithjane", "ps1", "ps1").read_text()
-    assert "np.maximum(x, 0.0)" in stored and "NotImplementedError" not in stored   # the newer one
-
-
-def test_collect_folders_and_plain_files(course, tmp_path):
-    source = tmp_path / "downloads"
-    (source / "alice" / "work").mkdir(parents=True)
-    (source / "alice" / "work" / "anything.ipynb").write_bytes(_nb_bytes())
-    (source / "bob.ipynb").write_bytes(_nb_bytes({}))
-    report = collect(course, "ps1", source)
-    assert sorted(report.collected) == ["alice", "bob"] and not report.unmatched
-    assert (course.root / "submitted" / "alice" / "ps1" / "timestamp.txt").exists()
 
 
 def _slow_class(course, n):
@@ -175,3 +141,161 @@ def test_grading_without_isolation_still_scores_and_flags(course, monkeypatch):
     assert result["score"] == 4 and result["isolation"] == "none" and sandbox.unverified(result)
     flags = " ".join(result["flags"])
     assert "numpy.allclose was replaced" in flags and "blocked socket" in flags
+
+
+# ---------------------------------------------------------------------------------------------
+# a batch that never stops: time budget, capped texts, killed workers, a locked gradebook, upgrades
+
+
+def test_time_budget_ends_a_submission_whose_cells_each_stay_under_the_timeout(course):
+    from autograder.grade import OUT_OF_TIME, grade_submission
+    from autograder.model import load_source
+
+    slow = "import time\ntime.sleep(3)"
+    path = demo.write_notebook(course.root, "sloth", demo.notebook_with(
+        demo.correct_code(), extra_cells=[("test_double", slow)] * 4))
+    limits = Limits(timeout=5, submission_seconds=10, memory_mb=1024, grace=3)
+    result = grade_submission(path, load_source(course.root / "solutions" / "ps1" / "ps1.ipynb"), limits)
+    by_id = {t["cell_id"]: t for t in result["tests"]}
+    assert by_id["test_double"]["status"] == "passed" and result["score"] == 2
+    assert by_id["test_relu"]["error"] == OUT_OF_TIME and by_id["test_mean_square"]["error"] == OUT_OF_TIME
+    assert any("time budget of 10 s" in flag for flag in result["flags"])
+    assert result["seconds"] < 10 + 3 + 5
+
+
+def test_error_texts_and_outputs_are_capped_before_results_and_feedback(course):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.batch import CAP
+    from autograder.feedback import write_feedback
+
+    code = dict(demo.correct_code(), relu="def relu(x):\n    raise ValueError('why ' * 50000)\n")
+    demo.write_notebook(course.root, "loud", demo.notebook_with(
+        code, extra_cells=[("imports", "print('x' * 300000)\nraise RuntimeError('no ' * 80000)")]))
+    with ThreadPoolExecutor(1) as pool:
+        grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False)
+    stored = json.loads(course.result_path("loud", "ps1", "ps1").read_text())
+    texts = [t["error"] for t in stored["tests"]] + [c[k] for c in stored["cells"] for k in ("error", "output")]
+    assert max(len(text) for text in texts) <= CAP + 50
+    assert sum("more characters not shown" in text for text in texts) >= 2
+    write_feedback(course, "ps1")
+    assert (course.root / "feedback" / "loud" / "ps1" / "ps1.html").stat().st_size < 40 * CAP
+
+
+def _kill_whenever_graded(course, student, stop):
+    """The out-of-memory killer, as seen by the batch: SIGKILL the worker that grades `student`."""
+    killed = set()
+    while not stop.is_set():
+        for marker in (course.root / "autograded").glob(f".running-*/{student}--ps1"):
+            try:
+                pid = int(marker.read_text())
+            except (OSError, ValueError):
+                continue
+            if pid not in killed:
+                killed.add(pid)
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    return killed
+
+
+def test_a_worker_killed_by_the_system_does_not_fail_the_other_jobs(course):
+    import threading
+
+    expected = _slow_class(course, 2)
+    demo.write_notebook(course.root, "mallory", demo.notebook_with(
+        demo.correct_code(), extra_cells=[("imports", "import time\ntime.sleep(1.0)")]))
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_whenever_graded, args=(course, "mallory", stop))
+    killer.start()
+    try:
+        results = grade_class(course, "ps1", jobs=2, limits=LIMITS, progress=False)
+    finally:
+        stop.set()
+        killer.join()
+    by_student = {r["student"]: r for r in results}
+    assert {s: by_student[s]["score"] for s in expected} == expected
+    assert all(by_student[s]["status"] == "graded" for s in expected)
+    assert by_student["mallory"]["status"] == "error" and by_student["mallory"]["score"] == 0
+    assert "killed again when graded alone" in by_student["mallory"]["error"]
+    assert not list((course.root / "autograded").glob(".running-*"))
+
+
+def _result_for(score):
+    return {"tests": [{"cell_id": "test_double", "score": score}, {"cell_id": "test_relu", "score": 0.0},
+                      {"cell_id": "test_mean_square", "score": 0.0}], "flags": []}
+
+
+def _hold_write_lock(path):
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE student SET first_name = first_name")
+    return holder
+
+
+def test_gradebook_writes_wait_while_another_program_holds_the_lock(course):
+    import threading
+
+    from autograder import gradebook
+    from autograder.model import load_source
+
+    db_url = course.db_url + "?timeout=0.1"        # SQLite's own wait, short: the retries must do it
+    source = load_source(course.root / "solutions" / "ps1" / "ps1.ipynb")
+    with gradebook.GradebookWriter(db_url, "ps1", [source]) as writer:
+        holder = _hold_write_lock(course.gradebook_path)
+        threading.Timer(1.5, holder.rollback).start()
+        started = time.monotonic()
+        assert writer.record("alice", "ps1", _result_for(2.0))
+        assert time.monotonic() - started >= 1.4 and not writer.problem
+    holder.close()
+    db = sqlite3.connect(course.gradebook_path)
+    assert db.execute("select sum(auto_score) from grade").fetchone()[0] == 2.0
+    db.close()
+
+
+def test_a_gradebook_that_stays_locked_never_aborts_the_batch(course, monkeypatch, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from autograder import gradebook
+
+    monkeypatch.setattr(gradebook, "LOCK_ATTEMPTS", 2)
+    monkeypatch.setattr(gradebook, "LOCK_FIRST_WAIT", 0.05)
+    course = replace(course, db_url=course.db_url + "?timeout=0.1")
+    demo.write_notebook(course.root, "alice", demo.notebook_with(demo.correct_code()))
+    demo.write_notebook(course.root, "bob", demo.notebook_with({}))
+    with ThreadPoolExecutor(1) as pool:
+        grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False, students=["bob"])
+    holder = _hold_write_lock(course.gradebook_path)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False, force=True)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert {r["student"]: r["score"] for r in results} == {"alice": 6.0, "bob": 0.0}
+    assert course.result_path("alice", "ps1", "ps1").exists()
+    assert "could not be written to the gradebook (InvalidEntry" in capsys.readouterr().err
+    grade_class(course, "ps1", limits=LIMITS, progress=False)          # later: recorded from the results
+    db = sqlite3.connect(course.gradebook_path)
+    assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == 2
+    assert db.execute("select sum(auto_score) from grade").fetchone()[0] == 6.0
+    db.close()
+
+
+def test_a_new_grader_version_regrades(course, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import batch
+
+    demo.write_notebook(course.root, "alice", demo.notebook_with(demo.correct_code()))
+    result_path = course.result_path("alice", "ps1", "ps1")
+    with ThreadPoolExecutor(1) as pool:
+        grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False)
+        assert json.loads(result_path.read_text())["grader_version"] == batch.grader_version()
+        first = result_path.stat().st_mtime_ns
+        grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False)
+        assert result_path.stat().st_mtime_ns == first                     # same grader: reused
+        monkeypatch.setattr(batch, "grader_version", lambda: "upgraded")
+        grade_class(course, "ps1", executor=pool, limits=LIMITS, progress=False)
+    assert result_path.stat().st_mtime_ns != first
+    assert json.loads(result_path.read_text())["grader_version"] == "upgraded"
