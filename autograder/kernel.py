@@ -585,7 +585,7 @@ def main(argv=None) -> int:
 def describe(error: BaseException) -> str:
     kind = type(error).__name__
     try:
-        text = error.args[0] if error.args and type(error.args[0]) is str else ""
+        text = error.args[0][:4000] if error.args and type(error.args[0]) is str else ""
     except Exception:
         text = ""
     return f"{kind}: {text}" if text else kind
