@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -39,20 +40,32 @@ MAX_RESTARTS = 6
 UNVERIFIED_FLAG = "UNVERIFIED: graded without OS isolation (student code could reach the grader)"
 
 
+_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"}
+_environment_lock = threading.Lock()
+_environment_users = [0, {}]      # graders inside, and the values they replaced
+
+
 @contextlib.contextmanager
 def grading_environment():
     """The variables the instructor's code sees while grading, as in the kernel (NBGRADER_EXECUTION
-    shortens training; plots draw off screen)."""
-    saved = {name: os.environ.get(name) for name in ("NBGRADER_EXECUTION", "MPLBACKEND")}
-    os.environ.update(NBGRADER_EXECUTION="autograde", MPLBACKEND="Agg")
+    shortens training; plots draw off screen). Graders may share a process (threads): the first
+    in sets them, the last out puts back what was there."""
+    with _environment_lock:
+        if _environment_users[0] == 0:
+            _environment_users[1] = {name: os.environ.get(name) for name in _ENVIRONMENT}
+            os.environ.update(_ENVIRONMENT)
+        _environment_users[0] += 1
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        with _environment_lock:
+            _environment_users[0] -= 1
+            if _environment_users[0] == 0:
+                for name, value in _environment_users[1].items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 def file_sha256(path: Path) -> str:

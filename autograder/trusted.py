@@ -26,6 +26,8 @@ import dis
 import inspect
 import io
 import marshal
+import sys
+import threading
 import types
 
 import numpy as np
@@ -368,6 +370,45 @@ class Connection:
 # ---------------------------------------------------------------------------------------------
 # the instructor's code, run here
 
+class _ThreadStream:
+    """sys.stdout / sys.stderr while grading: what a thread prints goes to the buffer that thread
+    captures into, if any (graders may share a process: a thread-pool or dask executor)."""
+
+    def __init__(self, fallback):
+        self.fallback, self.local = fallback, threading.local()
+
+    def write(self, text):
+        return (getattr(self.local, "target", None) or self.fallback).write(text)
+
+    def flush(self):
+        (getattr(self.local, "target", None) or self.fallback).flush()
+
+    def __getattr__(self, name):
+        return getattr(self.fallback, name)
+
+
+_STREAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def captured(buffer):
+    """Send this thread's prints (stdout and stderr) to buffer, leaving other threads' alone."""
+    with _STREAMS_LOCK:
+        if not isinstance(sys.stdout, _ThreadStream):
+            sys.stdout = _ThreadStream(sys.stdout)
+        if not isinstance(sys.stderr, _ThreadStream):
+            sys.stderr = _ThreadStream(sys.stderr)
+        streams = (sys.stdout, sys.stderr)
+    saved = [getattr(stream.local, "target", None) for stream in streams]
+    for stream in streams:
+        stream.local.target = buffer
+    try:
+        yield buffer
+    finally:
+        for stream, target in zip(streams, saved):
+            stream.local.target = target
+
+
 class _NoIPython:
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
@@ -562,7 +603,7 @@ class TrustedNotebook:
             if index not in keep:
                 continue
             try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                with captured(io.StringIO()):
                     exec(compile(ast.Module([node], []), f"<setup {cell_id}>", "exec"), self.ns)
             except KernelGone:
                 raise
@@ -630,7 +671,7 @@ class TrustedNotebook:
         error, part, mistakes = "", None, []
         connection.region = "visible"
         try:
-            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            with captured(buffer):
                 exec(code_object, namespace)
         except KernelGone:
             connection.region = "visible"
