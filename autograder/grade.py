@@ -23,6 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
+from . import delegation
 from .model import Source, load_source
 from .kernel import skip_magics
 from .recover import plan_for_file
@@ -120,6 +121,7 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         return result
     result["notes"] += plan.notes
     result["flags"] += plan.flags
+    result["flags"] += delegation.flags(source.notebook, plan.steps)   # for review; the score stays
     flags = result["flags"]
 
     def add_flags(step_label, answer):
