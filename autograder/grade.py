@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from . import delegation
-from .model import Source, load_source
+from .model import Source, hint_regions, load_source
 from .kernel import skip_magics
 from .recover import plan_for_file
 from .sandbox import Kernel, KernelDied, Limits, scratch_folder
@@ -167,7 +167,7 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
             if step.kind == "test":
                 cell = tests_by_id[step.cell_id]
                 try:
-                    answer = kernel.run_test(cell.code, step.label)
+                    answer = kernel.run_test(hint_regions(cell.code), step.label)
                 except KernelDied as death:
                     result["deaths"].append({"where": step.label, "line": death.line, "cause": death.cause})
                     result["tests"].append(_test_record(cell, STATUS_DIED, f"the kernel {death.cause}"))
