@@ -367,6 +367,10 @@ Phi_logic = np.array([[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 1.0]])  # phi of (
 assert np.shape(w_xor) == (3,), f"w_xor must have shape (3,), got {np.shape(w_xor)}"
 assert np.ndim(b_xor) == 0, f"b_xor must be a single number, got shape {np.shape(b_xor)}"
 assert_close((Phi_logic @ w_xor + b_xor > 0).astype(float), y_xor, name="XOR in feature space")
+### BEGIN HIDDEN TESTS
+# hint: w_xor and b_xor must be finite real numbers (no NaN or infinity)
+assert np.all(np.isfinite(np.asarray(w_xor, dtype=float))) and np.isfinite(float(b_xor)), "w_xor, b_xor not finite"
+### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-feature-plot", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # The perceptron rule finds such a plane by itself once it sees the features. Drawn in the
