@@ -358,6 +358,9 @@ assert len(losses) == 1000, f"one loss per step expected, got {len(losses)}"
 assert [p.shape for p in model.parameters()][0] == (16, 1), "the first layer must be Linear(1, width)"
 mse = np.mean((network_output(model, x_train) - np.sin(x_train)) ** 2)
 assert mse < 1e-3, f"mean squared error {mse:.2e} after training; expected below 1e-3"
+# The same seed gives the same run: the first losses again.
+_, losses_again = fit_relu_network(x_train, np.sin(x_train), width=16, steps=5)
+assert_close(np.array(losses_again), np.array(losses[:5]), name="the first 5 losses of a second run with seed 0")
 ### BEGIN HIDDEN TESTS
 # hint: two runs with the same seed must give the same losses; another target, width and learning rate
 # Same seed, same result; another target and width.

@@ -1019,6 +1019,14 @@ _x = _rng.standard_normal((20, 2))
 _y = (_x[:, 0] * _x[:, 1] > 0).astype(int)
 _losses = train_mlp(_params, autograd_loss_and_grads, _x, _y, lr=0.1, epochs=3, batch_size=8)
 assert len(_losses) == 9, f"3 epochs of 20 examples in batches of 8 are 9 steps, got {len(_losses)} losses"
+# One epoch uses every example once, in batches of 8, 8 and 4: a loss_and_grads that records its batches.
+_batches = []
+def _record_batches(params, x_batch, y_batch):
+    _batches.append(np.array(y_batch))
+    return 0.0, [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+train_mlp(_params, _record_batches, _x, np.arange(20), lr=0.1, epochs=1, batch_size=8)
+assert [len(b) for b in _batches] == [8, 8, 4], f"batch sizes {[len(b) for b in _batches]}, expected [8, 8, 4]"
+assert sorted(np.concatenate(_batches)) == list(range(20)), "one epoch must use every example exactly once"
 ### BEGIN HIDDEN TESTS
 # hint: full batches for several epochs, compared step by step with plain gradient descent
 # Full batches: the order of the examples does not matter, so the result is the reference one.
