@@ -40,6 +40,8 @@ LIBRARY = ("course",)
 BACKWARD_CALL = ".backward"
 HAND_GRADIENT = LIBRARY + (BACKWARD_CALL,)
 FUNCTION_BASE = ("course.autograd.Function",)   # a custom Function subclasses it: that is the exercise
+# Checking an answer is not computing it: students paste the tests' checkers into their cells.
+CHECKERS = ("course.gradcheck.assert_close", "course.gradcheck.check_backward", "course.gradcheck.gradcheck")
 
 
 def _rules(asks_by_cell: dict[str, str], forbid, allow=()) -> dict[str, Rule]:
@@ -97,7 +99,7 @@ def _covers(prefix: str, name: str) -> bool:
 
 def _answers(rule: Rule, qualified: str) -> bool:
     return (any(_covers(p, qualified) for p in rule.forbid if p != BACKWARD_CALL)
-            and not any(_covers(p, qualified) for p in rule.allow))
+            and not any(_covers(p, qualified) for p in rule.allow + CHECKERS))
 
 
 class _Names:

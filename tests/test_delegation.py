@@ -141,6 +141,26 @@ def max_pool_forward(x, size=2, stride=2):
     assert flagged("05_cnn", SETUP_05, ("conv_function", conv_function), ("pool_forward", pool)) == []
 
 
+def test_checking_an_answer_with_the_tests_checkers_is_not_flagged():
+    code = """
+def linear_forward(x, W, b):
+    return x @ W.T + b, (x, W)
+
+
+def linear_backward(dout, cache):
+    x, W = cache
+    return dout @ W, dout.T @ x, dout.sum(axis=0)
+
+
+check_backward(linear_forward, linear_backward, np.ones((2, 3)), np.ones((4, 3)), np.zeros(4))
+"""
+    setup = "import numpy as np\nfrom course.gradcheck import assert_close, check_backward, numerical_grad\n"
+    assert flagged("03_backprop", setup, ("linear", code)) == []
+    computed = code.replace("return dout @ W, dout.T @ x, dout.sum(axis=0)",
+                            "return numerical_grad(lambda x: (x @ W.T).sum(), x), None, None")
+    assert flagged("03_backprop", setup, ("linear", computed))
+
+
 def test_a_parameter_that_shadows_an_imported_name_is_not_the_library():
     # 04 imports `grad` from course.autograd; a Function's backward names its argument `grad`.
     code = """
