@@ -566,9 +566,8 @@ assert_close(relu_backward(np.array([[1.0, 2.0], [3.0, 4.0]]), _cache), np.array
 # anywhere; writing both branches with $e^{-|s|}$ (which is at most 1) does it. Other exact
 # formulas, such as $\tfrac12 (1 + \tanh(s/2))$, are fine too.
 #
-# Required: no overflow for $|s|$ up to 1000, outputs exactly in $[0, 1]$, and every output within
-# $10^{-12}$ of the true value (so tiny values such as $\mathrm{sigmoid}(-40) \approx 4 \cdot 10^{-18}$
-# may come out as 0).
+# Required: no overflow for $|s|$ up to 1000, and every output within $10^{-12}$ of the true value
+# (so tiny values such as $\mathrm{sigmoid}(-40) \approx 4 \cdot 10^{-18}$ may come out as 0).
 #
 # *What you may use:* NumPy.
 
