@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from .model import Source, load_source
+from . import delegation
+from .model import Source, hint_regions, load_source
 from .magics import translate
 from .recover import plan_for_file
 from .sandbox import NO_ISOLATION, Kernel, KernelDied, Limits, scratch_folder
@@ -186,7 +187,7 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
             if step.kind == "test":
                 cell = tests_by_id[step.cell_id]
                 try:
-                    answer = notebook.run_test(cell.code, step.label)
+                    answer = notebook.run_test(hint_regions(cell.code), step.label)
                 except KernelGone as gone:
                     death = gone.death
                     result["deaths"].append({"where": step.label, "line": death.line, "cause": death.cause})
@@ -301,6 +302,7 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         return result
     result["notes"] += plan.notes
     result["flags"] += plan.flags
+    result["flags"] += delegation.flags(source.notebook, plan.steps)   # for review; the score stays
     flags = result["flags"]
     scratch = scratch_folder(scratch_base)
     kernel = Kernel(scratch, limits, hide=list(hide), files=[path] + list(files),

@@ -29,7 +29,8 @@ class SourceCell:
     kind: "solution" | "test" | "setup"; cell_id: the nbgrader grade_id (or "cell-<index>").
     code: the instructor's full code (for tests: visible + hidden).
     visible: for tests, the code the student sees; hidden: the hidden part ("" if none).
-    hints: for tests, the `# hint: ...` lines of the hidden part (shown in feedback).
+    hints: for tests, the `# hint: ...` lines of the hidden part (shown in feedback); each names
+    the property the hidden checks after it test, until the next hint.
     defines: names the cell defines at top level (functions, classes, assigned names).
     """
 
@@ -77,6 +78,38 @@ def split_hidden(code: str) -> tuple[str, str]:
         else:
             (hidden if inside else visible).append(line)
     return "\n".join(visible).strip("\n"), "\n".join(hidden).strip("\n")
+
+
+def hint_regions(code: str) -> str:
+    """Test code in which every `# hint:` line of the hidden part opens a region of its own.
+
+    The kernel reports the region a test failed in as its `failed_part`; after this, a hidden
+    check that follows the k-th hint fails as "hidden:k" (k from 0), so that feedback can show the
+    hint of the check that failed. Code that would not parse with the markers is left as it is.
+    """
+    lines, inside, k = [], False, 0
+    for line in code.splitlines():
+        marker = line.strip()
+        inside = (inside or marker == HIDDEN_BEGIN) and marker != HIDDEN_END
+        lines.append(line)
+        if inside and HINT.match(line):
+            lines.append(line[: len(line) - len(line.lstrip())] + f"__ag_region__('hidden:{k}')")
+            k += 1
+    marked = "\n".join(lines)
+    try:
+        ast.parse(marked)
+    except SyntaxError:
+        return code
+    return marked
+
+
+def hint_of(test: dict) -> list[str]:
+    """The hints a failed hidden test may show: the failed check's own, else all of them."""
+    part, hints = test.get("failed_part") or "", list(test.get("hints") or [])
+    index = part.partition(":")[2]
+    if index.isdigit() and int(index) < len(hints):
+        return [hints[int(index)]]
+    return hints
 
 
 def strip_solution(code: str) -> str:

@@ -8,7 +8,11 @@ Every module's tests use the same pieces:
   assignment's sources) in which nbgrader generates the release, takes submissions from several
   students at once and autogrades them in one run; `scores()` reads the gradebook back;
 - `Variant` describes a known-wrong implementation: one exact edit inside one solution cell and
-  the graded cells it must fail. `check_round_trip` puts it all together.
+  the graded cells it must fail (or, with no cells to fail, an edit that must keep every point).
+  `check_round_trip` puts it all together.
+- `alternatives(assignment)` reads tests/alternatives/<assignment>/*.py: correct answers written
+  other ways, whole solution cells by grade_id, which must get full marks ("must pass");
+  `with_cells(nb, cells)` puts such cells into a notebook.
 
 nbgrader runs in a subprocess (`python -m nbgrader ...`) with the temporary course as working
 directory, so the repository's own gradebook and assignments/ are never touched.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,7 +106,8 @@ class Variant:
 
     `old` must occur exactly once in that cell, so the variant breaks loudly when the solution
     is rewritten. `fails` names the graded cells that must then score 0; every other graded
-    cell must keep its full points.
+    cell must keep its full points. With `fails=()` the edit is a correct answer written another
+    way, and must keep every point.
     """
     name: str
     cell: str
@@ -199,11 +205,11 @@ def check_round_trip(tmp: Path, assignment: str, variants: list[Variant]) -> dic
     points = graded_points(source)
     assert points, f"{assignment} has no graded cells"
     solution_cells = {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("solution")}
-    uncovered = solution_cells - {v.cell for v in variants}
+    uncovered = solution_cells - {v.cell for v in variants if v.fails}
     assert not uncovered, f"solution cells without a known-wrong variant: {sorted(uncovered)}"
     for variant in variants:
         unknown = set(variant.fails) - set(points)
-        assert variant.fails and not unknown, f"{variant.name}: unknown graded cells {unknown}"
+        assert not unknown, f"{variant.name}: unknown graded cells {unknown}"
 
     trip.submit("solution", notebook, source)
     trip.submit("release", notebook, release)
@@ -222,6 +228,59 @@ def check_round_trip(tmp: Path, assignment: str, variants: list[Variant]) -> dic
     assert not failures, "autograded scores differ from what the variants should get:\n  " + "\n  ".join(failures)
     return {"students": len(scores), "autograde_seconds": autograde_seconds,
             "round_trip_seconds": time.perf_counter() - start}
+
+
+# ---------------------------------------------------------------------------------------------
+# correct answers written other ways
+
+ALTERNATIVES_DIR = ROOT / "tests" / "alternatives"
+CELL_LINE = re.compile(r"^# %% (\S+)\s*$")
+FLAGS_LINE = re.compile(r"^# expect-flags:(.*)$")
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A correct answer written another way ("must pass"): whole solution cells by grade_id.
+
+    It must get every point. `flags` names the cells whose answer hands the exercise to the
+    library: the grader must flag exactly those for review (and still give the points).
+    """
+    name: str
+    cells: dict
+    flags: tuple[str, ...] = ()
+
+
+def read_alternative(path: Path) -> Alternative:
+    """Parse one tests/alternatives/<assignment>/<name>.py (see the README there)."""
+    cells, flags, current = {}, (), None
+    for line in path.read_text().splitlines():
+        if (mark := CELL_LINE.match(line)):
+            current = mark.group(1)
+            assert current not in cells, f"{path}: cell {current} appears twice"
+            cells[current] = []
+        elif current is not None:
+            cells[current].append(line)
+        elif (mark := FLAGS_LINE.match(line)):
+            flags = tuple(name.strip() for name in mark.group(1).split(",") if name.strip())
+    assert cells, f"{path}: no `# %% <grade_id>` cells"
+    return Alternative(path.stem, {cell: "\n".join(lines).strip("\n") for cell, lines in cells.items()}, flags)
+
+
+def alternatives(assignment: str) -> list[Alternative]:
+    return [read_alternative(p) for p in sorted((ALTERNATIVES_DIR / assignment).glob("*.py"))]
+
+
+def with_cells(nb, cells: dict):
+    """A copy of a notebook whose solution cells named in `cells` hold the given code."""
+    nb = copy.deepcopy(nb)
+    solution_ids = {nbgrader_meta(c).get("grade_id") for c in nb.cells if nbgrader_meta(c).get("solution")}
+    unknown = set(cells) - solution_ids
+    assert not unknown, f"no solution cells {sorted(unknown)} in the notebook"
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in cells and nbgrader_meta(cell).get("solution"):
+            cell.source = cells[grade_id]
+    return nb
 
 
 # ---------------------------------------------------------------------------------------------

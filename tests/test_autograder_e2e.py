@@ -374,7 +374,7 @@ def test_grading_again_reuses_results_and_keeps_the_gradebook(graded):
 
 def test_hidden_failure_is_told_apart_from_visible(graded):
     tests = {t["cell_id"]: t for t in graded["results"]["hidden_only_failure"]["tests"]}
-    assert tests["test_double"]["failed_part"] == "hidden"
+    assert tests["test_double"]["failed_part"] == "hidden:0"      # the region of the hidden part's first hint
     assert tests["test_double"]["output"] == "computing double\ndouble: visible test passed\n"
     tests = {t["cell_id"]: t for t in graded["results"]["partly_wrong"]["tests"]}
     assert tests["test_relu"]["failed_part"] == "visible"

@@ -1,8 +1,11 @@
 """The autograder on the course's real module notebooks (solutions/NN_*/NN_*.ipynb).
 
 For each module: the completed release scores full marks, so does the same notebook with its
-nbgrader metadata stripped and cells reversed, and the unsolved release scores 0. Slow (each
-module's notebook runs several times), so marked `slow`.
+nbgrader metadata stripped and cells reversed, and so does every correct answer written another
+way (tests/alternatives/<module>/*.py, at least two per solution cell); the unsolved release
+scores 0. Only the alternatives that hand an exercise to the library are flagged, naming exactly
+those cells. All of a module's submissions are graded in one batch. Slow (each module's notebook
+runs several times), so marked `slow`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from autograder.batch import grade_class
 from autograder.course_dir import Course
 from autograder.model import load_source, split_hidden, strip_solution
 from autograder.sandbox import Limits
+from nbgrader_harness import alternatives, with_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb")
@@ -81,12 +85,29 @@ def test_real_module_grades_as_expected(module, tmp_path):
     stripped.cells = stripped.cells[:1] + stripped.cells[1:][::-1]
     submit("stripped_reversed", stripped)
     submit("blank", release)
+    others = alternatives(module)
+    for alternative in others:
+        submit(f"alternative_{alternative.name}", with_cells(completed(release, source_nb), alternative.cells))
 
     max_score = load_source(source_path).max_score
     results = {r["student"]: r for r in grade_class(Course.at(root), module, jobs=2,
                                                      limits=Limits(timeout=120), progress=False)}
-    for student in ("solved", "stripped_reversed"):
-        failed = [(t["cell_id"], t["error"][:300]) for t in results[student]["tests"] if t["status"] != "passed"]
-        assert results[student]["score"] == max_score, (student, failed, results[student]["flags"])
-        assert not any("tampering" in f or "blocked" in f for f in results[student]["flags"]), results[student]["flags"]
+    expected_flags = {"solved": (), "stripped_reversed": ()}
+    expected_flags.update({f"alternative_{a.name}": a.flags for a in others})
+    for student, flagged_cells in expected_flags.items():
+        failed = [(t["cell_id"], t["failed_part"], t["error"][:300]) for t in results[student]["tests"]
+                  if t["status"] != "passed"]
+        flags = results[student]["flags"]
+        assert results[student]["score"] == max_score, (student, failed, flags)
+        assert not any("tampering" in f or "blocked" in f for f in flags), (student, flags)
+        delegated = {f.split(": ")[1].split(" (")[0] for f in flags if f.startswith("delegated to the library")}
+        assert delegated == set(flagged_cells), (student, flags)
     assert results["blank"]["score"] == 0, [(t["cell_id"], t["status"]) for t in results["blank"]["tests"]]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_solution_cell_has_two_alternative_answers(module):
+    source = load_source(ROOT / "solutions" / module / f"{module}.ipynb")
+    answered = [cell for a in alternatives(module) if not a.flags for cell in a.cells]
+    thin = {c.cell_id: answered.count(c.cell_id) for c in source.solutions if answered.count(c.cell_id) < 2}
+    assert not thin, f"{module}: solution cells with fewer than two alternative answers: {thin}"

@@ -117,9 +117,10 @@ def test_grid_rows_are_x2_and_columns_x1():
 
 # ---- perceptron --------------------------------------------------------------------------------
 
-def test_predict_is_one_on_the_line_and_on_the_positive_side():
+def test_predict_is_one_on_the_positive_side_and_zero_on_the_line():
+    # module 01's step: 1 for z > 0, 0 for z <= 0 (a point on the line gets 0)
     X = np.array([[1.0, 1.0], [0.0, 0.0], [-1.0, -1.0]])
-    np.testing.assert_array_equal(perceptron.predict(X, [1.0, 1.0], 0.0), [1, 1, 0])
+    np.testing.assert_array_equal(perceptron.predict(X, [1.0, 1.0], 0.0), [1, 0, 0])
 
 
 def test_perceptron_step_applies_the_rule_to_the_next_misclassified_point():

@@ -1,6 +1,7 @@
 """The perceptron behind perceptron_playground: prediction, mistakes and one learning step.
 
-Labels are 0 and 1; the perceptron predicts 1 where w^T x + b >= 0 and 0 elsewhere.
+Labels are 0 and 1; the perceptron predicts 1 where w^T x + b > 0 and 0 elsewhere
+(module 01's step: a point on the line gets 0).
 """
 
 import numpy as np
@@ -13,9 +14,9 @@ def predict(X, w, b):
     - X: array of shape (N, D), the points.
     - w: array of shape (D,), the weights; b: float, the bias.
 
-    Returns an int64 array of shape (N,): 1 where X @ w + b >= 0, else 0.
+    Returns an int64 array of shape (N,): 1 where X @ w + b > 0, else 0.
     """
-    return (np.asarray(X) @ np.asarray(w, dtype=np.float64) + b >= 0).astype(np.int64)
+    return (np.asarray(X) @ np.asarray(w, dtype=np.float64) + b > 0).astype(np.int64)
 
 
 def mistakes(X, y, w, b):

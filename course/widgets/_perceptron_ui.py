@@ -156,7 +156,7 @@ def perceptron_playground(dataset="AND", n_points=40, noise=0.3, w=(1.0, 1.0), b
     Controls: the data set (AND, OR, XOR, blobs) and its noise, sliders for w1, w2 and b,
     a "perceptron step" button (one update w += lr (y_i - yhat_i) x_i, b += lr (y_i - yhat_i)
     on the next misclassified point i) and "reset weights". The figure shows the line
-    w1 x1 + w2 x2 + b = 0, the region predicted as class 1 (w^T x + b >= 0), and red
+    w1 x1 + w2 x2 + b = 0, the region predicted as class 1 (w^T x + b > 0), and red
     crosses on the misclassified points.
 
     Inputs:

@@ -1,8 +1,8 @@
 """Sums of ReLUs on an interval: the computation behind relu_sum_playground.
 
 A network with one hidden layer of n ReLUs and one input x computes
-    g(x) = sum_i w_i * ReLU(a_i * x + c_i) + b0
-with slopes a_i, offsets c_i, output weights w_i and an output bias b0.
+    g(x) = sum_i v_i * ReLU(w_i * x + b_i) + c
+with slopes w_i, offsets b_i, output weights v_i and an output bias c (module 02's names).
 The lecture's example is n1 = ReLU(-5x - 7.7), n2 = ReLU(-1.2x - 1.3), n3 = ReLU(1.2x + 1),
 n4 = ReLU(1.2x - 0.2), n5 = ReLU(2x - 1.1), n6 = ReLU(5x - 5), combined as
 -n1 - n2 - n3 + n4 + n5 + n6.

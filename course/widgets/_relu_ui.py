@@ -17,7 +17,7 @@ class ReluSumPlayground(Playground):
 
     State: slopes, offsets, weights (arrays of shape (max_relus,); the first n_relus are used)
     and bias. Artists: "target", "sum", "pieces" (list of max_relus lines, weighted pieces
-    w_i * ReLU(a_i x + c_i)), "error_text".
+    v_i * ReLU(w_i x + b_i)), "error_text".
     """
 
     def __init__(self, target="lecture", n_relus=6, max_relus=12, challenge_k=4, n_points=401):
@@ -117,17 +117,17 @@ class ReluSumPlayground(Playground):
         )
         rows = []
         for i in range(self.max_relus):
-            slope = float_slider(f"a{i + 1}", self.slopes[i], -6.0, 6.0, 0.05, width="230px")
-            offset = float_slider(f"c{i + 1}", self.offsets[i], -8.0, 8.0, 0.05, width="230px")
-            weight = float_slider(f"w{i + 1}", self.weights[i], -3.0, 3.0, 0.05, width="230px")
+            slope = float_slider(f"w{i + 1}", self.slopes[i], -6.0, 6.0, 0.05, width="230px")
+            offset = float_slider(f"b{i + 1}", self.offsets[i], -8.0, 8.0, 0.05, width="230px")
+            weight = float_slider(f"v{i + 1}", self.weights[i], -3.0, 3.0, 0.05, width="230px")
             c[f"slope {i + 1}"], c[f"offset {i + 1}"], c[f"weight {i + 1}"] = slope, offset, weight
             for widget, array in ((slope, self.slopes), (offset, self.offsets), (weight, self.weights)):
                 widget.observe(self._on_parameter(array, i), names="value")
-            rows.append(widgets.HBox([widgets.Label(f"n{i + 1} = ReLU(a{i + 1} x + c{i + 1}), weight w{i + 1}:",
+            rows.append(widgets.HBox([widgets.Label(f"n{i + 1} = ReLU(w{i + 1} x + b{i + 1}), weight v{i + 1}:",
                                                     layout=widgets.Layout(width="210px")),
                                       slope, offset, weight]))
         self._rows = rows
-        c["bias"] = float_slider("output bias b0", self.bias, -3.0, 3.0, 0.05, width="320px")
+        c["bias"] = float_slider("output bias c", self.bias, -3.0, 3.0, 0.05, width="320px")
         c["fit_method"] = widgets.Dropdown(options=list(FIT_METHODS.items()), value="lstsq",
                                            description="fit by", layout=widgets.Layout(width="320px"))
         c["fit"] = widgets.Button(description="fit", button_style="primary")
@@ -193,7 +193,7 @@ class ReluSumPlayground(Playground):
         colors = [f"C{i % 10}" for i in range(self.max_relus)]
         pieces = [ax_pieces.plot(self.x, np.zeros_like(self.x), color=colors[i], lw=1.2)[0]
                   for i in range(self.max_relus)]
-        ax_pieces.set_title("weighted ReLUs  w_i ReLU(a_i x + c_i)", fontsize=10)
+        ax_pieces.set_title("weighted ReLUs  v_i ReLU(w_i x + b_i)", fontsize=10)
         ax_pieces.axhline(0.0, color="0.7", lw=0.8)
         ax_pieces.set_xlim(*rs.INTERVAL)
         target_line, = ax_sum.plot(self.x, self.target_values, color="black", lw=2.0, label="target")
@@ -241,8 +241,8 @@ def relu_sum_playground(target="lecture", n_relus=6, max_relus=12, challenge_k=4
     """Interactive sum of ReLUs against a target function on [-2, 2].
 
     Controls: the target (the lecture's -n1-n2-n3+n4+n5+n6, sin(2x), |x|, a step, x^2, or
-    any function of a numpy array passed as `target`), the number of ReLUs, the slope a_i,
-    offset c_i and output weight w_i of each ReLU and the output bias b0, a "fit" button
+    any function of a numpy array passed as `target`), the number of ReLUs, the slope w_i,
+    offset b_i and output weight v_i of each ReLU and the output bias c, a "fit" button
     (least squares on the output weights, or gradient descent on all parameters), a
     "spread knots" button, and a challenge mode: reach max error < 0.05 with at most k ReLUs.
     Each weighted ReLU is drawn, and their sum against the target; max and mean error

@@ -88,6 +88,8 @@ lecture_weights = np.array([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
 #
 # Write `relu_sum` for any number of neurons, evaluated at many points at once. Broadcasting
 # helps: `x[:, None] * slopes[None, :]` has shape (N, K).
+#
+# *What you may use:* NumPy (loops over the neurons are fine too).
 
 # %% nbgrader={"grade": false, "grade_id": "relu_sum", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def relu_sum(x, slopes, offsets, weights):
@@ -116,6 +118,7 @@ assert_close(relu_sum(points, np.array([1.0]), np.array([0.0]), np.array([1.0]))
 assert_close(relu_sum(np.array([0.0]), lecture_slopes, lecture_offsets, lecture_weights),
              np.array([-1.0]), name="the lecture's sum at x = 0")
 ### BEGIN HIDDEN TESTS
+# hint: the lecture's six neurons on a grid of points
 # The lecture's function written out neuron by neuron.
 x = np.linspace(-3, 3, 601)
 relu = lambda z: np.maximum(z, 0.0)
@@ -126,6 +129,7 @@ assert_close(relu_sum(x, lecture_slopes, lecture_offsets, lecture_weights), lect
 # Its value at a few points worked out by hand: 6.2x + 9 left of -1.54, -1.2 on [1/6, 0.55], 7x - 7.3 right of 1.
 assert_close(relu_sum(np.array([-2.0, 0.3, 2.0]), lecture_slopes, lecture_offsets, lecture_weights),
              np.array([-3.4, -1.2, 6.7]), name="the lecture's sum at -2, 0.3, 2")
+# hint: a single neuron, and networks with more neurons than points or more points than neurons
 # Random networks of other sizes, and more points than neurons.
 rng = np.random.default_rng(2)
 for k in (1, 3, 17):
@@ -191,6 +195,8 @@ print("kinks at", np.round(np.sort(kinks), 3))
 #
 # Return the hinges $x_0, \dots, x_{n-1}$, the coefficients of the ReLUs (the first slope, then
 # the slope changes) and the constant $f(x_0)$. `f` is a function that accepts an array.
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "relu_interpolant", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def relu_interpolant(f, a, b, n):
@@ -230,6 +236,7 @@ grid = np.linspace(0.0, np.pi, 2001)
 error = np.abs(evaluate(knots, coefficients, bias, grid) - np.sin(grid)).max()
 assert error <= (np.pi / 8) ** 2 / 8, f"max error {error:.4f} is above the bound h^2/8 * max|sin''|"
 ### BEGIN HIDDEN TESTS
+# hint: how the error shrinks as n doubles (on another interval and function)
 # The error decays like 1/n^2 on a smooth function.
 grid = np.linspace(-1.0, 1.0, 4001)
 ns = np.array([4, 8, 16, 32, 64])
@@ -240,11 +247,13 @@ assert np.all((ratios > 3.5) & (ratios < 4.5)), f"doubling n should divide the e
 order = np.polyfit(np.log(ns), np.log(errors), 1)[0]
 assert -2.15 < order < -1.85, f"log-log slope of the error should be -2, got {order:.2f}"
 assert np.all(errors <= (2.0 / ns) ** 2 / 8 * np.e), "error above h^2/8 * max|exp''|"
+# hint: the knots, coefficients and bias returned for a straight line
 # A straight line is reproduced by one ReLU; the other coefficients vanish.
 knots, coefficients, bias = relu_interpolant(lambda x: 3.0 * x - 1.0, 0.0, 2.0, 5)
 assert_close(knots, np.array([0.0, 0.4, 0.8, 1.2, 1.6]), name="knots on [0, 2] with n = 5")
 assert_close(coefficients, np.array([3.0, 0.0, 0.0, 0.0, 0.0]), name="coefficients of a straight line")
 assert_close(float(bias), -1.0, name="bias of a straight line")
+# hint: a kink that sits on a knot, and n = 1
 # A kink that sits on a knot is reproduced exactly; a single ReLU (n = 1) is the chord.
 grid = np.linspace(-1.0, 1.0, 801)
 absolute = lambda x: np.abs(x - 0.25)
@@ -305,6 +314,9 @@ def network_output(model, x):
 # Seed the initialisation with `manual_seed(seed)` before building the model, then train on all
 # samples at every step with `optim.Adam(model.parameters(), lr=lr)` and `F.mse_loss`. The
 # network takes inputs of shape (N, 1) and returns (N, 1); the samples arrive with shape (N,).
+#
+# *What you may use:* `course.nn`, `course.optim`, `F.mse_loss` and `backward()`: the library
+# training the network is the point.
 
 # %% nbgrader={"grade": false, "grade_id": "fit_relu_network", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def fit_relu_network(x, y, width, steps=1000, lr=0.01, seed=0):
@@ -346,7 +358,11 @@ assert len(losses) == 1000, f"one loss per step expected, got {len(losses)}"
 assert [p.shape for p in model.parameters()][0] == (16, 1), "the first layer must be Linear(1, width)"
 mse = np.mean((network_output(model, x_train) - np.sin(x_train)) ** 2)
 assert mse < 1e-3, f"mean squared error {mse:.2e} after training; expected below 1e-3"
+# The same seed gives the same run: the first losses again.
+_, losses_again = fit_relu_network(x_train, np.sin(x_train), width=16, steps=5)
+assert_close(np.array(losses_again), np.array(losses[:5]), name="the first 5 losses of a second run with seed 0")
 ### BEGIN HIDDEN TESTS
+# hint: two runs with the same seed must give the same losses; another target, width and learning rate
 # Same seed, same result; another target and width.
 x_train = np.linspace(-1.0, 1.0, 80)
 model_a, losses_a = fit_relu_network(x_train, np.abs(x_train), width=8, steps=400, lr=0.02, seed=3)

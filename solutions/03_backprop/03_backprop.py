@@ -423,6 +423,10 @@ plt.show()
 # ### Exercise 1 (2 points): the linear layer
 #
 # Forward $S = X W^\top + b$; backward $dX = dS\, W$, $dW = dS^\top X$, $db = \sum_n dS[n, :]$.
+#
+# *What you may use in exercises 1 to 8:* NumPy. The point is the backward pass by hand, so
+# `course.autograd` (`backward()`, `grad`), `course.nn` and `course.gradcheck` must not compute
+# it for you: answers that hand it to the library are flagged for the instructor's review.
 
 # %% nbgrader={"grade": false, "grade_id": "linear", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def linear_forward(x, W, b):
@@ -469,12 +473,14 @@ _out, _ = linear_forward(_x, _W, _b)
 assert_close(_out, np.array([_W @ row + _b for row in _x]), name="linear_forward(x, W, b)")
 check_backward(linear_forward, linear_backward, _x, _W, _b)
 ### BEGIN HIDDEN TESTS
+# hint: a batch of one, a square W, and a long batch with D_out < D_in
 # One example, a square W (so a transposed dW has the right shape but wrong values), a long batch.
 for _shape in [(1, 5, 5), (7, 4, 4), (33, 6, 2)]:
     _n, _din, _dout = _shape
     _x = _rng.standard_normal((_n, _din))
     _W, _b = _rng.standard_normal((_dout, _din)), _rng.standard_normal(_dout)
     check_backward(linear_forward, linear_backward, _x, _W, _b, seed=_n)
+# hint: db for a batch of several examples
 # The bias gradient is the sum of the upstream gradients over the batch.
 _, _cache = linear_forward(np.ones((3, 2)), np.ones((4, 2)), np.zeros(4))
 _dx, _dW, _db = linear_backward(np.arange(12.0).reshape(3, 4), _cache)
@@ -496,6 +502,8 @@ assert_close(_db, np.array([12.0, 15.0, 18.0, 21.0]), name="db for dout = arange
 # | $\tanh(s)$ | $1 - \tanh(s)^2$ |
 #
 # Exercise 2: ReLU.
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "relu", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def relu_forward(s):
@@ -533,30 +541,45 @@ def relu_backward(dout, cache):
 _s = np.array([[-2.0, -0.5, 0.3], [1.5, -1.0, 2.0]])
 assert_close(relu_forward(_s)[0], np.array([[0, 0, 0.3], [1.5, 0, 2.0]]), name="relu_forward(s)")
 check_backward(relu_forward, relu_backward, _s)
+# The lecture's convention: ReLU'(0) = 1, so a zero input lets the gradient through.
+_, _cache = relu_forward(np.array([0.0, -1.0, 1.0]))
+assert_close(relu_backward(np.array([5.0, 5.0, 5.0]), _cache), np.array([5.0, 0.0, 5.0]),
+             name="relu_backward at s = (0, -1, 1)")
 ### BEGIN HIDDEN TESTS
+# hint: other shapes, including a 3-D array
 _rng = np.random.default_rng(2)
 _s = _rng.standard_normal((6, 5))
 _s[np.abs(_s) < 0.05] = 0.5          # finite differences need some distance from the kink
 check_backward(relu_forward, relu_backward, _s, seed=3)
 check_backward(relu_forward, relu_backward, _rng.standard_normal((2, 3, 4)) + 0.1, seed=4)
-# The lecture's convention: ReLU'(0) = 1, so a zero input lets the gradient through.
-_, _cache = relu_forward(np.array([0.0, -1.0, 1.0]))
-assert_close(relu_backward(np.array([5.0, 5.0, 5.0]), _cache), np.array([5.0, 0.0, 5.0]),
-             name="relu_backward at s = (0, -1, 1)")
+# hint: ReLU'(0) = 1 for a zero input among others
+_, _cache = relu_forward(np.array([[0.0, 2.0], [-3.0, 0.0]]))
+assert_close(relu_backward(np.array([[1.0, 2.0], [3.0, 4.0]]), _cache), np.array([[1.0, 2.0], [0.0, 4.0]]),
+             name="relu_backward with zeros in s")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex3", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# Exercise 3: sigmoid. (For large negative $s$, $e^{-s}$ overflows: compute
-# $e^{s} / (1 + e^{s})$ there instead, e.g. with `np.where`, or via $e^{-|s|}$.)
+# Exercise 3: sigmoid. For large negative $s$, $e^{-s}$ overflows (NumPy warns, and the tests
+# run your function under `np.errstate(over="raise")`, which turns the warning into an error).
+# Where $s < 0$ compute $e^{s} / (1 + e^{s})$ instead. Careful with `np.where(cond, A, B)`: NumPy
+# computes **both** `A` and `B` for every element before choosing, so neither may overflow
+# anywhere; writing both branches with $e^{-|s|}$ (which is at most 1) does it. Other exact
+# formulas, such as $\tfrac12 (1 + \tanh(s/2))$, are fine too.
+#
+# Required: no overflow for $|s|$ up to 1000, and every output within $10^{-12}$ of the true value
+# (so tiny values such as $\mathrm{sigmoid}(-40) \approx 4 \cdot 10^{-18}$ may come out as 0).
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "sigmoid", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sigmoid_forward(s):
     """Sigmoid 1 / (1 + exp(-s)), elementwise, without overflow for large |s|.
 
     Inputs:
-    - s: array of any shape.
+    - s: array of any shape; |s| may be as large as 1000.
 
-    Returns a tuple (out, cache): out with the shape of s; cache for sigmoid_backward.
+    Returns a tuple (out, cache): out with the shape of s, within 1e-12 of the exact sigmoid and
+    computed without overflow; cache for sigmoid_backward.
     """
     ### BEGIN SOLUTION
     e = np.exp(-np.abs(s))                        # never overflows
@@ -586,20 +609,26 @@ def sigmoid_backward(dout, cache):
 _s = np.array([[-2.0, -0.5, 0.0], [1.5, -1.0, 3.0]])
 assert_close(sigmoid_forward(_s)[0], 1 / (1 + np.exp(-_s)), name="sigmoid_forward(s)")
 check_backward(sigmoid_forward, sigmoid_backward, _s)
+# Large |s|: no overflow (an overflow raises FloatingPointError here), 0 and 1 in the limit.
+with np.errstate(over="raise", invalid="raise"):
+    _out = sigmoid_forward(np.array([-1000.0, 1000.0]))[0]
+assert_close(_out, np.array([0.0, 1.0]), name="sigmoid_forward at s = (-1000, 1000)", atol=1e-12)
 ### BEGIN HIDDEN TESTS
+# hint: other shapes, including a 3-D array, and larger |s|
 _rng = np.random.default_rng(5)
 check_backward(sigmoid_forward, sigmoid_backward, 3 * _rng.standard_normal((7, 4)), seed=6)
 check_backward(sigmoid_forward, sigmoid_backward, _rng.standard_normal((2, 2, 3)), seed=7)
-# Large inputs: exactly 0 and 1 in the limit, no overflow, no NaN.
-_big = np.array([-800.0, -40.0, 40.0, 800.0])
+# hint: large positive and negative s mixed in one array (no overflow, within 1e-12)
+_big = np.array([[-800.0, -40.0], [40.0, 800.0]])
 with np.errstate(over="raise", invalid="raise"):
     _out = sigmoid_forward(_big)[0]
-assert_close(_out, np.array([0.0, np.exp(-40.0) / (1 + np.exp(-40.0)), 1.0, 1.0]),
-             name="sigmoid_forward at s = (-800, -40, 40, 800)", atol=1e-300)
+assert_close(_out, 1 / (1 + np.exp(-np.clip(_big, -700, 700))), name="sigmoid_forward at large |s|", rtol=0, atol=1e-12)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Exercise 4: tanh (`np.tanh` does the forward pass).
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "tanh", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def tanh_forward(s):
@@ -638,6 +667,7 @@ _s = np.array([[-2.0, -0.5, 0.0], [1.5, -1.0, 3.0]])
 assert_close(tanh_forward(_s)[0], np.tanh(_s), name="tanh_forward(s)")
 check_backward(tanh_forward, tanh_backward, _s)
 ### BEGIN HIDDEN TESTS
+# hint: other shapes, including a 3-D array
 _rng = np.random.default_rng(8)
 check_backward(tanh_forward, tanh_backward, 2 * _rng.standard_normal((9, 3)), seed=9)
 check_backward(tanh_forward, tanh_backward, _rng.standard_normal((2, 3, 2)), seed=10)
@@ -654,6 +684,8 @@ check_backward(tanh_forward, tanh_backward, _rng.standard_normal((2, 3, 2)), see
 #
 # A loss is a layer like the others: its output is one number, and backward multiplies by the
 # upstream gradient `dout` (1 when $L$ is the final loss). The targets get no gradient.
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "mse", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mse_forward(y_hat, y):
@@ -697,6 +729,7 @@ assert_close(mse_backward(1.0, _cache), np.array([[8.0]]), name="dL/dy_hat for y
 _rng = np.random.default_rng(11)
 check_backward(mse_forward, mse_backward, _rng.standard_normal((5, 3)), y=_rng.standard_normal((5, 3)))
 ### BEGIN HIDDEN TESTS
+# hint: the loss on a batch of 12 with two outputs (mean over the batch, sum over the outputs), and a batch of one
 _y_hat, _y = _rng.standard_normal((12, 2)), _rng.standard_normal((12, 2))
 assert_close(mse_forward(_y_hat, _y)[0], np.mean(np.sum((_y_hat - _y) ** 2, axis=1)) / 2,
              name="mse_forward on a batch of 12")
@@ -716,6 +749,8 @@ check_backward(mse_forward, mse_backward, _rng.standard_normal((1, 4)), y=np.zer
 #
 # Softmax does not change when a constant is subtracted from all scores of a row: subtract the
 # row's maximum first, so that `np.exp` never overflows (scores of 1000 must work).
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "softmax_ce", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def softmax_cross_entropy_forward(scores, y):
@@ -763,11 +798,17 @@ assert_close(_loss, np.log(4.0), name="loss for equal scores (K = 4)")
 _rng = np.random.default_rng(14)
 _scores, _labels = _rng.standard_normal((5, 3)), np.array([0, 2, 1, 2, 0])
 check_backward(softmax_cross_entropy_forward, softmax_cross_entropy_backward, _scores, y=_labels)
+# Scores of 1000 must not overflow (an overflow raises FloatingPointError here).
+with np.errstate(over="raise", invalid="raise"):
+    _loss, _ = softmax_cross_entropy_forward(np.array([[1000.0, 1000.0]]), np.array([1]))
+assert_close(_loss, np.log(2.0), name="loss for scores (1000, 1000)")
 ### BEGIN HIDDEN TESTS
+# hint: ten classes and a batch of 16 (gradient and loss value)
 _scores, _labels = 2 * _rng.standard_normal((16, 10)), _rng.integers(0, 10, size=16)
 check_backward(softmax_cross_entropy_forward, softmax_cross_entropy_backward, _scores, y=_labels, seed=15)
 _reference = -np.mean([_scores[i, _labels[i]] - np.log(np.exp(_scores[i]).sum()) for i in range(16)])
 assert_close(softmax_cross_entropy_forward(_scores, _labels)[0], _reference, name="loss on 16 examples")
+# hint: large scores (loss and gradient must equal those of the scores shifted back), and a batch of one
 # Stable for large scores: the same loss and gradient as for the scores shifted by -1000.
 with np.errstate(over="raise", invalid="raise"):
     _loss_big, _cache_big = softmax_cross_entropy_forward(_scores + 1000.0, _labels)
@@ -816,6 +857,8 @@ def mlp_forward(x, params, sigma):
 # formulas directly (no calls to your layer functions): the last layer has no activation, so there
 # $dS_L$ is the upstream gradient itself; everywhere else, remember that $\sigma'$ is taken at $S_l$,
 # not at $X_l$.
+#
+# *What you may use:* NumPy and the `sigma_prime` you are given.
 
 # %% nbgrader={"grade": false, "grade_id": "mlp_backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mlp_backward(dscores, cache, sigma_prime):
@@ -866,6 +909,7 @@ _fwd, _bwd = _mlp_layer(np.sin, np.cos)
 _names = ["x", "W1", "b1", "W2", "b2", "W3", "b3"]
 check_backward(_fwd, _bwd, _rng.standard_normal((4, 3)), *_random_mlp(_rng, [3, 5, 4, 2]), names=_names)
 ### BEGIN HIDDEN TESTS
+# hint: other activations, a deeper network, a batch of one
 # Other activations, depths and batch sizes.
 _fwd, _bwd = _mlp_layer(np.tanh, lambda s: 1 - np.tanh(s) ** 2)
 check_backward(_fwd, _bwd, _rng.standard_normal((6, 2)), *_random_mlp(_rng, [2, 3, 3, 3, 2]),
@@ -873,7 +917,7 @@ check_backward(_fwd, _bwd, _rng.standard_normal((6, 2)), *_random_mlp(_rng, [2, 
 _fwd, _bwd = _mlp_layer(lambda s: s ** 3 / 3 + s, lambda s: s ** 2 + 1)
 check_backward(_fwd, _bwd, _rng.standard_normal((1, 4)), *_random_mlp(_rng, [4, 3, 2]),
                names=["x", "W1", "b1", "W2", "b2"], seed=19)
-# A single layer has no activation at all.
+# hint: a network of a single layer (which has no activation)
 _fwd, _bwd = _mlp_layer(np.sin, np.cos)
 check_backward(_fwd, _bwd, _rng.standard_normal((5, 3)), *_random_mlp(_rng, [3, 2]),
                names=["x", "W1", "b1"], seed=20)
@@ -891,6 +935,8 @@ check_backward(_fwd, _bwd, _rng.standard_normal((5, 3)), *_random_mlp(_rng, [3, 
 # same loop trains any network. In every epoch, draw a new random order of the $N$ examples with
 # `rng.permutation(N)` from **one** generator `rng = np.random.default_rng(seed)` made at the start,
 # and walk through it in batches of `batch_size` (the last batch may be smaller).
+#
+# *What you may use:* NumPy and the `loss_and_grads` you are given.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-autograd-reference", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # The tests below (and section 8) need a `loss_and_grads` they can trust: here it is, computed by
@@ -972,7 +1018,16 @@ _x = _rng.standard_normal((20, 2))
 _y = (_x[:, 0] * _x[:, 1] > 0).astype(int)
 _losses = train_mlp(_params, autograd_loss_and_grads, _x, _y, lr=0.1, epochs=3, batch_size=8)
 assert len(_losses) == 9, f"3 epochs of 20 examples in batches of 8 are 9 steps, got {len(_losses)} losses"
+# One epoch uses every example once, in batches of 8, 8 and 4: a loss_and_grads that records its batches.
+_batches = []
+def _record_batches(params, x_batch, y_batch):
+    _batches.append(np.array(y_batch))
+    return 0.0, [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+train_mlp(_params, _record_batches, _x, np.arange(20), lr=0.1, epochs=1, batch_size=8)
+assert [len(b) for b in _batches] == [8, 8, 4], f"batch sizes {[len(b) for b in _batches]}, expected [8, 8, 4]"
+assert sorted(np.concatenate(_batches)) == list(range(20)), "one epoch must use every example exactly once"
 ### BEGIN HIDDEN TESTS
+# hint: full batches for several epochs, compared step by step with plain gradient descent
 # Full batches: the order of the examples does not matter, so the result is the reference one.
 _start = [(_rng.standard_normal((4, 2)), _rng.standard_normal(4)), (_rng.standard_normal((2, 4)), np.zeros(2))]
 _mine = [(W.copy(), b.copy()) for W, b in _start]
@@ -987,6 +1042,7 @@ assert_close(np.array(_losses), np.array(_expected_losses), name="losses of 5 fu
 for (_W, _b), (_W_ref, _b_ref) in zip(_mine, _reference):
     assert_close(_W, _W_ref, name="W after 5 full-batch steps")
     assert_close(_b, _b_ref, name="b after 5 full-batch steps")
+# hint: every example exactly once per epoch, a new order in each epoch, a smaller last batch
 # Every example is used exactly once per epoch, with a fresh order each epoch.
 _seen = []
 def _recording(params, x_batch, y_batch):
@@ -997,7 +1053,7 @@ assert [len(s) for s in _seen] == [6, 6, 6, 2, 6, 6, 6, 2], f"batch sizes {[len(
 assert sorted(np.concatenate(_seen[:4])) == list(range(20)), "epoch 1 must use every example once"
 assert sorted(np.concatenate(_seen[4:])) == list(range(20)), "epoch 2 must use every example once"
 assert not np.array_equal(np.concatenate(_seen[:4]), np.concatenate(_seen[4:])), "each epoch needs a new order"
-# Training lowers the loss.
+# hint: many epochs of small batches must lower the loss
 _params = [(_rng.standard_normal((8, 2)), np.zeros(8)), (_rng.standard_normal((2, 8)) * 0.1, np.zeros(2))]
 _first = autograd_loss_and_grads(_params, _x, _y)[0]
 train_mlp(_params, autograd_loss_and_grads, _x, _y, lr=0.2, epochs=40, batch_size=5, seed=5)

@@ -127,6 +127,9 @@ def dag_forward(x0, W1, W2):
 # weight, $\frac{\partial l}{\partial W} = \frac{\partial l}{\partial a}\, g^\top$ with `np.outer`), and
 # $\left[\frac{\partial (f \odot g)}{\partial f}\right] = \mathrm{diag}(g)$; also $\tanh' = 1 - \tanh^2$.
 # Where a variable is used twice, **add** the contributions: never overwrite one with the other.
+#
+# *What you may use:* NumPy. Not `course.autograd`: the hidden test compares your gradients with
+# it, and answers that let it compute them are flagged for the instructor's review.
 
 # %% nbgrader={"grade": false, "grade_id": "dag_backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dag_backward(d3, cache):
@@ -163,10 +166,12 @@ _n = 3
 check_backward(dag_forward, dag_backward, _rng.standard_normal(_n),
                _rng.standard_normal((_n, _n)), _rng.standard_normal((_n, _n)))
 ### BEGIN HIDDEN TESTS
+# hint: other sizes n, including n = 1
 for _n, _seed in [(1, 1), (2, 2), (5, 3)]:
     _rng = np.random.default_rng(_seed)
     check_backward(dag_forward, dag_backward, _rng.standard_normal(_n),
                    _rng.standard_normal((_n, _n)) / np.sqrt(_n), _rng.standard_normal((_n, _n)), seed=_seed)
+# hint: all three gradients compared with course.autograd's on the same DAG
 # The same DAG in course.autograd gives the same gradients.
 _rng = np.random.default_rng(4)
 _x0, _W1, _W2, _d3 = _rng.standard_normal(4), _rng.standard_normal((4, 4)), _rng.standard_normal((4, 4)), _rng.standard_normal(4)
@@ -246,6 +251,9 @@ else:
 # Column $j$ of the Jacobian is the derivative of $f$ along the input's $j$-th coordinate:
 # $J[:, j] \approx \big(f(x + \varepsilon e_j) - f(x - \varepsilon e_j)\big) / (2\varepsilon)$.
 # Work on a float64 copy of `x` (the caller's array must not change).
+#
+# *What you may use:* NumPy. Not `course.gradcheck`, which has finite differences of its own
+# (answers that call them are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "numerical_jacobian", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def numerical_jacobian(f, x, eps=1e-6):
@@ -276,7 +284,11 @@ _W = np.arange(6.0).reshape(2, 3)
 assert_close(numerical_jacobian(lambda v: _W @ v, np.ones(3)), _W, name="Jacobian of W x (W is 2x3)")
 _g = np.array([1.0, -2.0, 0.5])
 assert_close(numerical_jacobian(lambda f: f * _g, np.zeros(3)), np.diag(_g), name="Jacobian of f * g")
+_x = np.array([1.0, 2.0])
+numerical_jacobian(lambda v: v ** 2, _x)
+assert_close(_x, np.array([1.0, 2.0]), name="x after numerical_jacobian (it must not change)")
 ### BEGIN HIDDEN TESTS
+# hint: a nonlinear f with more inputs than outputs, and x left unchanged
 _rng = np.random.default_rng(5)
 _W = _rng.standard_normal((4, 6))
 _x = _rng.standard_normal(6)
@@ -284,6 +296,7 @@ _x_before = _x.copy()
 _J = numerical_jacobian(lambda v: np.tanh(_W @ v), _x)
 assert np.array_equal(_x, _x_before), "numerical_jacobian changed its input x"
 assert_close(_J, (1 - np.tanh(_W @ _x) ** 2)[:, None] * _W, name="Jacobian of tanh(W x)", rtol=1e-6, atol=1e-9)
+# hint: more outputs than inputs, and a single output
 _J = numerical_jacobian(lambda v: np.array([v[0] * v[1], v[1] ** 3, np.exp(v[0])]), np.array([2.0, -1.0]))
 assert_close(_J, np.array([[-1.0, 2.0], [0.0, 3.0], [np.exp(2.0), 0.0]]), name="Jacobian of (x0 x1, x1^3, exp x0)", rtol=1e-6)
 assert_close(numerical_jacobian(lambda v: np.array([v.sum()]), np.ones(5)), np.ones((1, 5)), name="Jacobian of sum")
@@ -392,6 +405,8 @@ class Node:
 #   nodes are hashable by identity, so `set()` of nodes works);
 # - deep graphs: a chain of 10,000 nodes is deeper than Python's recursion limit, so use an
 #   explicit stack instead of recursion.
+#
+# *What you may use:* plain Python (lists, sets, `node.parents`). Not `course.autograd`.
 
 # %% nbgrader={"grade": false, "grade_id": "topological_order", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def topological_order(root):
@@ -445,19 +460,26 @@ _a = _x * _y
 _b = _a + _x                 # x is used twice, a is used twice
 _c = _a * _b
 _check_topological(topological_order(_c), _c)
+# Deeper than Python's recursion limit: a chain of nodes.
+_deep = Node(1.0)
+for _ in range(sys.getrecursionlimit() + 2000):
+    _deep = _deep + 1.0
+_check_topological(topological_order(_deep), _deep)
 ### BEGIN HIDDEN TESTS
+# hint: a single leaf, and a graph with a node used several times
 _check_topological(topological_order(_x), _x)          # a single leaf
 _z = (_x * _x).tanh() + (_x * _y).exp() * _y - _x
 _check_topological(topological_order(_z), _z)
+# hint: a graph with 2^30 paths from the root to the leaf (each node must be visited once)
 # Many paths: each level uses the previous one twice (2^30 paths to the leaf).
 _d = Node(0.5)
 for _ in range(30):
     _d = _d * _d + _d
 _check_topological(topological_order(_d), _d)
-# Deeper than Python's recursion limit.
+# hint: a chain deeper than Python's recursion limit, built from a node used twice at each step
 _deep = Node(1.0)
 for _ in range(sys.getrecursionlimit() + 2000):
-    _deep = _deep + 1.0
+    _deep = _deep * 1.0 + _deep
 _check_topological(topological_order(_deep), _deep)
 ### END HIDDEN TESTS
 
@@ -469,6 +491,9 @@ _check_topological(topological_order(_deep), _deep)
 # **add it** to what they have (`+=`): a parent used twice, or reached along two paths, collects
 # both contributions. Each node is processed once, so the cost is proportional to the size of the
 # graph. (`order` is an argument so that you can test `backward` with an order you trust.)
+#
+# *What you may use:* plain Python (`node.parents`, `node.local_grads`, `node.grad`). Not
+# `course.autograd`.
 
 # %% nbgrader={"grade": false, "grade_id": "backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def backward(root, order=None):
@@ -503,6 +528,9 @@ backward(_c, order=[_x, _y, _a, _b, _c])
 assert_close(_c.grad, 1.0, name="c.grad (the root)")
 assert_close(_x.grad, 2 * 2.0 * 9.0 + 2 * 2.0 * -3.0, name="dc/dx")
 assert_close(_y.grad, 2 * 4.0 * -3.0 + 4.0, name="dc/dy")
+# A second backward starts again from zero: the same gradients, not twice them.
+backward(_c, order=[_x, _y, _a, _b, _c])
+assert_close(_x.grad, 2 * 2.0 * 9.0 + 2 * 2.0 * -3.0, name="dc/dx after a second backward")
 ### BEGIN HIDDEN TESTS
 def _reference_order(root):
     """Kahn's algorithm on the reversed graph, for testing only."""
@@ -542,17 +570,19 @@ def _build(x, y, z):
     return c * z + b
 
 
+# hint: a larger graph (tanh, exp, a node used by three others), checked against finite differences
 _leaves = [Node(0.3), Node(-1.2), Node(0.7)]
 _root = _build(*_leaves)
 backward(_root, order=_reference_order(_root))
 for _leaf, _want, _name in zip(_leaves, _numeric_grads(_build, [0.3, -1.2, 0.7]), "xyz"):
     assert_close(_leaf.grad, _want, name=f"d root / d {_name}", rtol=1e-6)
-# Running backward again gives the same gradients (it starts from zero).
+# hint: a second backward on the same graph
 backward(_root, order=_reference_order(_root))
 for _leaf, _want, _name in zip(_leaves, _numeric_grads(_build, [0.3, -1.2, 0.7]), "xyz"):
     assert_close(_leaf.grad, _want, name=f"d root / d {_name} after a second backward", rtol=1e-6)
 
 
+# hint: each node processed once (a graph with 2^40 paths)
 # Each node processed once: on 40 levels that each use the level below twice (2^40 paths),
 # a backward that follows every path would never finish; it is stopped after 20 visits per node.
 class _CountingNode(Node):
@@ -657,6 +687,10 @@ plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 5 (1 point): `Multiply`, elementwise $x \odot y$ (same shapes)
+#
+# *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
+# `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
+# that hand it to the library are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "multiply", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Multiply(Function):
@@ -685,8 +719,9 @@ _out = Multiply.apply(_a, _b)
 assert_close(_out.data, np.array([6.0, -4.0, -1.0]), name="Multiply.apply(a, b)")
 gradcheck(Multiply.apply, _rng.standard_normal(4), _rng.standard_normal(4), names=["x", "y"])
 ### BEGIN HIDDEN TESTS
+# hint: 2-D arrays
 gradcheck(Multiply.apply, _rng.standard_normal((3, 5)), _rng.standard_normal((3, 5)), names=["x", "y"], seed=1)
-# x * x: the same tensor twice; the engine adds both contributions.
+# hint: the same tensor as both arguments
 _t = Tensor(np.array([1.5, -2.0]), requires_grad=True)
 Multiply.apply(_t, _t).sum().backward()
 assert_close(_t.grad.data, np.array([3.0, -4.0]), name="gradient of sum(x * x)")
@@ -696,6 +731,10 @@ assert_close(_t.grad.data, np.array([3.0, -4.0]), name="gradient of sum(x * x)")
 # ### Exercise 6 (1 point): `Exp`, elementwise $e^x$
 #
 # Its derivative is itself: save the output, not the input, and backward needs no second `exp`.
+#
+# *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
+# `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
+# that hand it to the library are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "exp", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Exp(Function):
@@ -722,6 +761,7 @@ _rng = np.random.default_rng(7)
 assert_close(Exp.apply(Tensor(np.array([0.0, 1.0]))).data, np.array([1.0, np.e]), name="Exp.apply([0, 1])")
 gradcheck(Exp.apply, _rng.standard_normal(5), names=["x"])
 ### BEGIN HIDDEN TESTS
+# hint: a 2-D array, and Exp used twice in one expression
 gradcheck(Exp.apply, 2 * _rng.standard_normal((2, 3)), names=["x"], seed=2)
 gradcheck(lambda x: Exp.apply(Exp.apply(x) * 0.5), _rng.standard_normal(3), names=["x"], seed=3)
 ### END HIDDEN TESTS
@@ -731,6 +771,10 @@ gradcheck(lambda x: Exp.apply(Exp.apply(x) * 0.5), _rng.standard_normal(3), name
 #
 # The batched rules of module 03: for $C = AB$, $dA = dC\, B^\top$ and $dB = A^\top dC$. (Check the shapes:
 # each gradient has the shape of its matrix.)
+#
+# *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
+# `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
+# that hand it to the library are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "matmul", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class MatMul(Function):
@@ -757,6 +801,7 @@ _A, _B = _rng.standard_normal((2, 3)), _rng.standard_normal((3, 4))
 assert_close(MatMul.apply(Tensor(_A), Tensor(_B)).data, _A @ _B, name="MatMul.apply(A, B)")
 gradcheck(MatMul.apply, _A, _B, names=["A", "B"])
 ### BEGIN HIDDEN TESTS
+# hint: square matrices, a row times a column, and MatMul used twice with a transposed argument
 gradcheck(MatMul.apply, _rng.standard_normal((3, 3)), _rng.standard_normal((3, 3)), names=["A", "B"], seed=4)
 gradcheck(MatMul.apply, _rng.standard_normal((1, 5)), _rng.standard_normal((5, 1)), names=["A", "B"], seed=5)
 gradcheck(lambda a, b: MatMul.apply(MatMul.apply(a, b), b.T), _rng.standard_normal((2, 3)),
@@ -769,6 +814,10 @@ gradcheck(lambda a, b: MatMul.apply(MatMul.apply(a, b), b.T), _rng.standard_norm
 # The output is one of the two inputs, so the whole upstream gradient goes to the one that was
 # chosen, and none to the other. On a tie ($a = b$) the lecture's rule sends it to the **first**
 # argument, $a$.
+#
+# *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
+# `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
+# that hand it to the library are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "maximum", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Maximum(Function):
@@ -799,6 +848,7 @@ _m.backward(Tensor(np.array([10.0, 20.0, 30.0])))
 assert_close(_a.grad.data, np.array([0.0, 20.0, 30.0]), name="a.grad (the tie a = b = 2 goes to a)")
 assert_close(_b.grad.data, np.array([10.0, 0.0, 0.0]), name="b.grad")
 ### BEGIN HIDDEN TESTS
+# hint: random 2-D arrays, and a tie at every element
 _rng = np.random.default_rng(9)
 gradcheck(Maximum.apply, _rng.standard_normal((3, 4)), _rng.standard_normal((3, 4)), names=["a", "b"])
 _x = Tensor(np.zeros((2, 2)), requires_grad=True)
@@ -957,6 +1007,9 @@ print("H v from the Hessian:      ", H @ v_h)
 # derivative with `grad(..., create_graph=True)`, then differentiate that. One case needs care: when
 # the first derivative does not depend on $x$ at all (for $f(x) = 3x + 1$ it is the constant 3), it
 # has no graph (`requires_grad` is False), there is nothing to differentiate, and $f''(x) = 0$.
+#
+# *What you may use:* `course.autograd` (`Tensor`, `grad`): differentiating with the library is the
+# point here.
 
 # %% nbgrader={"grade": false, "grade_id": "second_derivative", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def second_derivative(f, x):
@@ -984,7 +1037,9 @@ assert isinstance(_d2, float), f"second_derivative must return a float, got {typ
 assert_close(_d2, 12.0, name="(x^3)'' at x = 2")
 assert_close(second_derivative(lambda t: t.tanh(), 0.5), -2 * np.tanh(0.5) * (1 - np.tanh(0.5) ** 2),
              name="tanh'' at 0.5")
+assert_close(second_derivative(lambda t: 2.0 * t - 5.0, 1.0), 0.0, name="(2x - 5)'' (f' is a constant)")
 ### BEGIN HIDDEN TESTS
+# hint: other functions (products, quotients, sigmoid), and a linear function
 assert_close(second_derivative(lambda t: t.exp() * t, 1.5), 3.5 * np.exp(1.5), name="(x e^x)'' at 1.5")
 assert_close(second_derivative(lambda t: 3.0 * t + 1.0, -4.0), 0.0, name="(3x + 1)''", atol=1e-12)
 assert_close(second_derivative(lambda t: 1.0 / t, 2.0), 2.0 / 8.0, name="(1/x)'' at 2")

@@ -141,6 +141,9 @@ for height, width, channels in [(8, 8, 1), (28, 28, 1), (200, 200, 3), (1000, 10
 # When $N + 2P - K$ is not a multiple of $S$, the last few rows or columns are not covered by any
 # window (PyTorch does the same: it rounds down). When the window is larger than the padded input,
 # there is no output at all: raise a `ValueError` then.
+#
+# *What you may use:* integer arithmetic. Not `course.nn`'s own size helpers (answers that call them
+# are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "output_size", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv_output_size(n, k, stride=1, padding=0):
@@ -168,7 +171,15 @@ assert conv_output_size(8, 3, stride=1, padding=1) == 8, "a 3x3 filter with padd
 assert conv_output_size(32, 5) == 28
 assert conv_output_size(227, 11, stride=4) == 55, "AlexNet's first layer"
 assert conv_output_size(7, 3, stride=2) == 3
+assert conv_output_size(8, 3, stride=2) == 3, "stride 2 does not divide 8 - 3: the last column is left out"
+try:
+    conv_output_size(2, 3)
+except ValueError:
+    pass
+else:
+    raise AssertionError("conv_output_size(2, 3): a window of 3 does not fit in 2, expected a ValueError")
 ### BEGIN HIDDEN TESTS
+# hint: many sizes, filter sizes, strides (dividing or not) and paddings
 # Against a count of the window positions, for many sizes, including strides that do not divide.
 for _n in range(1, 13):
     for _k in range(1, 6):
@@ -180,6 +191,7 @@ for _n in range(1, 13):
                 _got = conv_output_size(_n, _k, stride=_s, padding=_p)
                 assert _got == _positions, f"conv_output_size({_n}, {_k}, stride={_s}, padding={_p}) = {_got}, expected {_positions}"
 assert conv_output_size(224, 11, stride=4, padding=2) == 55
+# hint: a window that fits exactly in the padded input, and windows that do not fit (with padding too)
 assert conv_output_size(3, 5, stride=1, padding=1) == 1, "the window fits exactly in the padded input"
 for _args in [(3, 5, 1, 0), (1, 4, 2, 1)]:
     try:
@@ -196,6 +208,9 @@ for _args in [(3, 5, 1, 0), (1, 4, 2, 1)]:
 # Write the formula above as it reads: pad the input with zeros (`np.pad`), then loop over the
 # examples $n$, the filters $f$ and the output positions $(i, j)$, and take the inner product of
 # the filter with the window it covers.
+#
+# *What you may use:* NumPy (`np.pad`, or padding by hand). Not `F.conv2d` or `nn.Conv2d`: the
+# tests compare with them, and answers that call them are flagged for review.
 
 # %% nbgrader={"grade": false, "grade_id": "conv_loops", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_forward_loops(x, w, b, stride=1, padding=0):
@@ -211,6 +226,7 @@ def conv2d_forward_loops(x, w, b, stride=1, padding=0):
     Returns out, an array of shape (N, F, OH, OW) with
     out[n, f, i, j] = b[f] + sum over c, p, q of x_pad[n, c, i*stride + p, j*stride + q] * w[f, c, p, q],
     where x_pad is x padded with zeros and OH, OW are the output sizes of exercise 1.
+    x itself is not changed.
     """
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
@@ -248,7 +264,9 @@ _x, _w, _b = _rng.standard_normal((2, 3, 7, 6)), _rng.standard_normal((4, 3, 3, 
 assert_close(conv2d_forward_loops(_x, _w, _b, stride=2, padding=1),
              F.conv2d(Tensor(_x), Tensor(_w), Tensor(_b), stride=2, padding=1).data,
              name="conv2d_forward_loops(x, w, b, stride=2, padding=1)")
+assert np.array_equal(_x, np.random.default_rng(0).standard_normal((2, 3, 7, 6))), "conv2d_forward_loops must not change x"
 ### BEGIN HIDDEN TESTS
+# hint: rectangular filters and images, strides that do not divide, padding wider than 1, one channel, many filters
 # Rectangular filters, strides that do not divide, wide padding, one channel, many filters.
 for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6, 6), (6, 1, 3, 3), 1, 0),
                                    ((2, 4, 4, 5), (1, 4, 4, 5), 1, 0), ((1, 2, 3, 3), (2, 2, 3, 3), 2, 2)]:
@@ -304,6 +322,9 @@ plt.show()
 #
 # Return a cache for the backward pass too. To keep the exercises independent, the backward
 # passes below are given exactly the cache `(x, w, b, stride, padding)`.
+#
+# *What you may use:* NumPy (`sliding_window_view`, `np.pad`, `einsum`, ...). Not `F.conv2d` or
+# `nn.Conv2d` (flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "conv_forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_forward(x, w, b, stride=1, padding=0):
@@ -316,6 +337,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     Returns a tuple (out, cache):
     - out: array of shape (N, F, OH, OW), equal to conv2d_forward_loops(x, w, b, stride, padding).
     - cache: the tuple (x, w, b, stride, padding).
+    x itself is not changed.
     """
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
@@ -340,6 +362,7 @@ assert_close(_out, F.conv2d(Tensor(_x), Tensor(_w), Tensor(_b), stride=2, paddin
 assert len(_cache) == 5 and _cache[0] is _x and _cache[3:] == (2, 1), \
     "the cache must be the tuple (x, w, b, stride, padding)"
 ### BEGIN HIDDEN TESTS
+# hint: rectangular filters and images, strides that do not divide, padding wider than 1, a filter as large as the image
 for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6, 6), (6, 1, 3, 3), 1, 0),
                                    ((2, 4, 4, 5), (1, 4, 4, 5), 1, 0), ((5, 3, 9, 9), (2, 3, 3, 3), 2, 0),
                                    ((1, 2, 3, 3), (2, 2, 3, 3), 2, 2)]:
@@ -349,9 +372,6 @@ for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6
                  F.conv2d(Tensor(_x), Tensor(_w), Tensor(_b), stride=_s, padding=_p).data,
                  name=f"conv2d_forward for x {_shape_x}, w {_shape_w}, stride {_s}, padding {_p}")
     assert np.array_equal(_x, _x_before), "conv2d_forward must not change x"
-# float32 in, float32 out (training runs in float32)
-_out32, _ = conv2d_forward(_x.astype(np.float32), _w.astype(np.float32), _b.astype(np.float32), 1, 1)
-assert _out32.dtype == np.float32, f"float32 inputs gave {_out32.dtype} outputs; keep the inputs' dtype"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-speed", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -383,7 +403,9 @@ print(f"loops: {1e3 * loops_seconds:.1f} ms, vectorised: {1e3 * fast_seconds:.2f
 # - **Weights.** $w[f, c, p, q]$ multiplies $x_{\text{pad}}[n, c, iS + p, jS + q]$ at every
 #   position $(i, j)$ (weight sharing):
 #   $\;dw[f, c, p, q] = \sum_{n, i, j} \text{dout}[n, f, i, j]\; x_{\text{pad}}[n, c, iS + p, jS + q]$.
-#   With im2col rows this is one matrix product: `rows.T @ dout_rows`.
+#   With im2col rows (`rows` of shape `(N*OH*OW, C*KH*KW)`) and `dout_rows` of shape `(N*OH*OW, F)`
+#   (`dout` with the filter axis last), this is one matrix product, `dout_rows.T @ rows`, of shape
+#   `(F, C*KH*KW)`: reshape it to `(F, C, KH, KW)`.
 # - **Input.** Output $(n, f, i, j)$ looked at the window starting at $(iS, jS)$; it sends its
 #   gradient back to that window, weighted by the filter:
 #   $\;dx_{\text{pad}}[n, c, iS + p, jS + q] \mathrel{+}= \sum_f \text{dout}[n, f, i, j]\; w[f, c, p, q]$.
@@ -407,6 +429,9 @@ def reference_conv2d_forward(x, w, b, stride=1, padding=0):
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 4 (2 points): the gradient of the input
+#
+# *What you may use:* NumPy. Not `course.autograd` or `F.conv2d`'s own backward pass (answers that
+# let the library compute the gradient are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "conv_backward_input", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_backward_input(dout, cache):
@@ -440,6 +465,7 @@ _x, _w, _b = _rng.standard_normal((2, 3, 7, 6)), _rng.standard_normal((4, 3, 3, 
 check_backward(lambda x: reference_conv2d_forward(x, _w, _b, stride=2, padding=1),
                conv2d_backward_input, _x, names=["x"])
 ### BEGIN HIDDEN TESTS
+# hint: rectangular filters, strides that do not divide, padding wider than 1, stride larger than the filter
 for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6, 6), (6, 1, 3, 3), 1, 0),
                                    ((2, 2, 8, 8), (3, 2, 3, 3), 2, 1), ((1, 2, 3, 3), (2, 2, 3, 3), 2, 2),
                                    ((2, 1, 9, 9), (2, 1, 2, 2), 3, 0)]:
@@ -450,6 +476,9 @@ for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 5 (2 points): the gradient of the weights
+#
+# *What you may use:* NumPy. Not `course.autograd` or `F.conv2d`'s own backward pass (answers that
+# let the library compute the gradient are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "conv_backward_weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_backward_weight(dout, cache):
@@ -481,6 +510,7 @@ _x, _w, _b = _rng.standard_normal((2, 3, 7, 6)), _rng.standard_normal((4, 3, 3, 
 check_backward(lambda w: reference_conv2d_forward(_x, w, _b, stride=2, padding=1),
                conv2d_backward_weight, _w, names=["w"])
 ### BEGIN HIDDEN TESTS
+# hint: rectangular filters, strides that do not divide, a filter as large as the image, stride larger than the filter
 for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6, 6), (6, 1, 3, 3), 1, 0),
                                    ((2, 2, 8, 8), (3, 2, 3, 3), 2, 1), ((4, 3, 4, 4), (2, 3, 4, 4), 1, 0),
                                    ((2, 1, 9, 9), (2, 1, 2, 2), 3, 0)]:
@@ -491,6 +521,9 @@ for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex6", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 6 (1 point): the gradient of the bias
+#
+# *What you may use:* NumPy. Not `course.autograd` or `F.conv2d`'s own backward pass (answers that
+# let the library compute the gradient are flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "conv_backward_bias", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_backward_bias(dout, cache):
@@ -514,6 +547,7 @@ _x, _w, _b = _rng.standard_normal((2, 3, 7, 6)), _rng.standard_normal((4, 3, 3, 
 check_backward(lambda b: reference_conv2d_forward(_x, _w, b, stride=2, padding=1),
                conv2d_backward_bias, _b, names=["b"])
 ### BEGIN HIDDEN TESTS
+# hint: other shapes, strides and paddings, a batch of five with a single filter
 for _shape_x, _shape_w, _s, _p in [((3, 2, 5, 7), (4, 2, 2, 3), 3, 2), ((1, 1, 6, 6), (6, 1, 3, 3), 1, 0),
                                    ((5, 1, 4, 4), (1, 1, 4, 4), 1, 0)]:
     _x, _w, _b = _rng.standard_normal(_shape_x), _rng.standard_normal(_shape_w), _rng.standard_normal(_shape_w[0])
@@ -569,6 +603,8 @@ print(f"outputs computed: {everywhere[0, 0].size} per map with stride 1, {stride
 # every window in which it was the maximum.
 #
 # ### Exercise 7 (1 point): max pooling, forward
+#
+# *What you may use:* NumPy. Not `F.max_pool2d` or `nn.MaxPool2d` (flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "pool_forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def max_pool_forward(x, size=2, stride=2):
@@ -602,6 +638,7 @@ _rng = np.random.default_rng(7)
 _x = _rng.standard_normal((2, 3, 6, 6))
 assert_close(max_pool_forward(_x, 2, 2)[0], F.max_pool2d(Tensor(_x), 2, 2).data, name="max_pool_forward, 2x3x6x6")
 ### BEGIN HIDDEN TESTS
+# hint: odd and rectangular images, overlapping windows (stride < size), stride > size, one window over the whole image
 for _shape, _size, _s in [((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1), ((3, 2, 9, 8), 2, 3), ((1, 1, 4, 4), 4, 1)]:
     _x = _rng.standard_normal(_shape)
     assert_close(max_pool_forward(_x, _size, _s)[0], F.max_pool2d(Tensor(_x), _size, _s).data,
@@ -614,6 +651,9 @@ for _shape, _size, _s in [((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1), ((3, 2, 9,
 # Hint: `argmax` over a flattened window returns the position of the *first* maximum. With the
 # windows as above, a loop over the `size * size` positions in the window is enough, as in
 # `conv2d_backward_input`.
+#
+# *What you may use:* NumPy. Not `F.max_pool2d`'s backward pass or `course.autograd` (flagged
+# for review).
 
 # %% nbgrader={"grade": false, "grade_id": "reference-pool", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def reference_max_pool_forward(x, size=2, stride=2):
@@ -659,16 +699,17 @@ assert_close(_dx, np.array([[1, 0, 0, 2],
                             [3, 0, 0, 0]], dtype=float).reshape(1, 1, 4, 4),
              name="max_pool_backward with ties (each window's gradient goes to its first maximum only)")
 ### BEGIN HIDDEN TESTS
+# hint: odd and rectangular images, overlapping windows (stride < size), stride > size
 for _shape, _size, _s in [((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1), ((3, 2, 9, 8), 2, 3)]:
     check_backward(lambda x: reference_max_pool_forward(x, _size, _s), max_pool_backward,
                    _rng.standard_normal(_shape), names=["x"], seed=_size + _s)
-# Overlapping windows (stride 1) that share their maximum: the gradients add up at that pixel.
+# hint: overlapping windows that share their maximum (the gradients add up)
 _x = np.array([[1, 5, 2],
                [0, 5, 3]], dtype=float).reshape(1, 1, 2, 3)
 assert_close(max_pool_backward(np.array([[[[1.0, 10.0]]]]), (_x, 2, 1)),
              np.array([[0, 11, 0], [0, 0, 0]], dtype=float).reshape(1, 1, 2, 3),
              name="max_pool_backward, overlapping windows with a shared maximum")
-# An all-zero batch: exactly one position per window gets the gradient.
+# hint: an all-zero batch (one position per window gets the gradient)
 _dx = max_pool_backward(np.ones((2, 3, 2, 2)), (np.zeros((2, 3, 4, 4)), 2, 2))
 assert_close(_dx.sum(), 24.0, name="the sum of dx for an all-zero input (one position per window)")
 assert_close(_dx[:, :, ::2, ::2], np.ones((2, 3, 2, 2)), name="dx at the first position of each all-zero window")
@@ -682,6 +723,8 @@ assert_close(_dx[:, :, ::2, ::2], np.ones((2, 3, 2, 2)), name="dx at the first p
 # PyTorch's order), and its backward pass puts the gradient back into the original shape.
 #
 # ### Exercise 9 (1 point): flatten
+#
+# *What you may use:* NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "flatten", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def flatten_forward(x):
@@ -713,7 +756,9 @@ _rng = np.random.default_rng(9)
 _x = _rng.standard_normal((2, 3, 4, 5))
 assert_close(flatten_forward(_x)[0], F.flatten(Tensor(_x)).data, name="flatten_forward of a (2, 3, 4, 5) array")
 check_backward(flatten_forward, flatten_backward, _x)
+assert_close(flatten_forward(np.ones((3, 7)))[0], np.ones((3, 7)), name="flatten_forward of a (3, 7) array (already flat)")
 ### BEGIN HIDDEN TESTS
+# hint: arrays of 2 to 5 axes, with axes of size 1
 for _shape in [(1, 1, 1, 1), (4, 2, 3, 1), (3, 7), (2, 2, 2, 2, 2)]:
     _x = _rng.standard_normal(_shape)
     assert_close(flatten_forward(_x)[0], _x.reshape(_shape[0], -1), name=f"flatten_forward of shape {_shape}")
@@ -757,6 +802,9 @@ print("linear layer == convolution with whole-input filters:", np.allclose(as_li
 # | fully connected | `("fc", units)` | `(units,)`; its input is a vector `(D,)` |
 #
 # Use your `conv_output_size`.
+#
+# *What you may use:* your `conv_output_size` and arithmetic. Not `course.nn` (building the layers
+# to count their parameters is flagged for review).
 
 # %% nbgrader={"grade": false, "grade_id": "parameter_table", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def parameter_table(layers, input_shape):
@@ -807,6 +855,7 @@ _rows = parameter_table(_tiny, (1, 8, 8))
 assert [tuple(s) for s, _ in _rows] == [(4, 8, 8), (4, 8, 8), (4, 4, 4), (64,), (10,)], f"output shapes {_rows}"
 assert [p for _, p in _rows] == [4 * (1 * 9 + 1), 0, 0, 0, 10 * (64 + 1)], f"parameters {_rows}"
 ### BEGIN HIDDEN TESTS
+# hint: LeNet-5 and a small network with stride, padding and overlapping pooling, layer by layer
 # Against course.nn: build each layer, count its parameters and push a zero input through it.
 def _module_for(layer, input_shape):
     kind = layer[0]
@@ -836,6 +885,7 @@ for _layers, _input_shape in _nets:
         assert tuple(_shape) == _x.shape[1:], f"layer {_i} {_layer}: output shape {_shape}, expected {_x.shape[1:]}"
         assert _parameters == _module.num_parameters(), \
             f"layer {_i} {_layer}: {_parameters} parameters, expected {_module.num_parameters()}"
+# hint: AlexNet's total and the length of its flattened features
 # AlexNet (single-stream version, 227x227 input): 62,378,344 parameters, counted by hand.
 _alexnet = [("conv", 96, 11, 4, 0), ("relu",), ("pool", 3, 2), ("conv", 256, 5, 1, 2), ("relu",), ("pool", 3, 2),
             ("conv", 384, 3, 1, 1), ("relu",), ("conv", 384, 3, 1, 1), ("relu",), ("conv", 256, 3, 1, 1),
@@ -898,6 +948,8 @@ print(f"\nabout {alexnet_total / 1e6:.0f} million parameters, {dense_share:.0%} 
 #
 # Call your `conv2d_forward` and the three backward functions. (The tests put course's versions
 # in their place, so that a mistake in an earlier exercise does not cost points here.)
+#
+# *What you may use:* your functions above, NumPy and `ctx`. Not `F.conv2d` or `nn.Conv2d`.
 
 # %% nbgrader={"grade": false, "grade_id": "conv_function", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Conv2dFunction(Function):
@@ -958,6 +1010,7 @@ try:
     assert_close(_w.grad, _dw, name="w.grad")
     assert_close(_b.grad, _db, name="b.grad")
     ### BEGIN HIDDEN TESTS
+    # hint: inside a larger graph, stride 1 without padding, a bias that needs no gradient
     # Inside a larger graph, with stride 1 and no padding, and a bias that is a constant.
     _x = Tensor(_rng.standard_normal((3, 2, 6, 6)), requires_grad=True)
     _w = Tensor(_rng.standard_normal((2, 2, 2, 2)), requires_grad=True)
@@ -969,6 +1022,7 @@ try:
     assert_close(_x.grad, _dx, name="x.grad through 0.5 * sum(out**2)")
     assert_close(_w.grad, _dw, name="w.grad through 0.5 * sum(out**2)")
     assert _b.grad is None, "b does not require a gradient, so it must not get one"
+    # hint: two calls with different stride and padding, sharing w (each call keeps its own saved values)
     # Two calls with different settings keep their own saved values; w collects both gradients.
     _x1 = Tensor(_rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
     _x2 = Tensor(_rng.standard_normal((1, 1, 5, 5)), requires_grad=True)
@@ -986,6 +1040,9 @@ finally:
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex12", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 12 (1 point): max pooling as a `Function`
+#
+# *What you may use:* your `max_pool_forward` and `max_pool_backward`, NumPy and `ctx`. Not
+# `F.max_pool2d` or `nn.MaxPool2d`.
 
 # %% nbgrader={"grade": false, "grade_id": "pool_function", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class MaxPool2dFunction(Function):
@@ -1032,6 +1089,7 @@ try:
     _out.backward(Tensor(_dout))
     assert_close(_x.grad, _reference_pool_gradient(_dout, (_x.data, 2, 2)), name="x.grad")
     ### BEGIN HIDDEN TESTS
+    # hint: overlapping windows (size 3, stride 1) inside a larger graph
     _x = Tensor(_rng.standard_normal((1, 2, 5, 5)), requires_grad=True)
     _out = MaxPool2dFunction.apply(_x, 3, 1)
     (_out * 3.0).sum().backward()
