@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.model import load_source
+
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = "03_backprop"
 STUB = re.compile(r"^( *)# YOUR CODE HERE\n\1raise NotImplementedError\(.*\)$", re.M)
@@ -42,7 +44,7 @@ OTHER_STYLES = {
         ["out = s * (s > 0)\ncache = (s >= 0).astype(float)", "ds = cache * dout"],
     ],
     "sigmoid": [
-        ["out = 0.5 * (1.0 + np.tanh(0.5 * s))\ncache = (s, out)", "_, sig = cache\nds = dout * sig - dout * sig ** 2"],
+        ["out = 1 / (1 + np.exp(-np.clip(s, -700, 700)))\ncache = (s, out)", "_, sig = cache\nds = dout * sig - dout * sig ** 2"],
         ["out = np.empty_like(s, dtype=float)\npos = s >= 0\nout[pos] = 1 / (1 + np.exp(-s[pos]))\n"
          "z = np.exp(s[~pos])\nout[~pos] = z / (1 + z)\ncache = out",
          "local = cache * (1 - cache)\nds = local * dout"],
@@ -244,3 +246,53 @@ def hand_in(course: Path, student: str, nb, result: dict | None = None) -> None:
         target = course / "autograded" / student / MODULE / f"{MODULE}.result.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(result, indent=1))
+
+
+# What random_class plants: a mistake per test, drawn from the ones that test can diagnose.
+RANDOM_MISTAKES = {"test_linear": ["transposed", "mean_instead_of_sum", "not_summed_over_batch"],
+                   "test_relu": ["never_computed"], "test_sigmoid": ["sign_flipped", "factor_half"],
+                   "test_tanh": ["factor_2"], "test_mse": ["ignored_upstream", "not_divided_by_batch"],
+                   "test_softmax_ce": ["sign_flipped", "not_divided_by_batch"],
+                   "test_mlp_backward": ["transposed", "not_summed_over_batch", "accumulated_twice"]}
+
+
+PERSONAL = ["checked = True", "eps = 1e-12", "scale = 1.0", "debug = False", "count = 0", "tol = 1e-9"]
+
+
+def own_bodies(cell_styles: list[list[str]], rng: random.Random) -> list[str]:
+    """A style per function (not per cell), and now and then a line of the student's own."""
+    bodies = []
+    for function in range(len(cell_styles[0])):
+        body = rng.choice(cell_styles)[function]
+        if rng.random() < 0.5:
+            body = rng.choice(PERSONAL) + "\n" + body
+        bodies.append(body)
+    return bodies
+
+
+def random_class(course: Path, n: int, seed: int = 0) -> list[str]:
+    """n submissions with results: a style per function (sometimes with a line of the student's
+    own), one in twenty a disguised copy of a classmate, random test outcomes and mistakes.
+    Returns the planted copies as 'copier:original'."""
+    rng = random.Random(seed)
+    release = release_notebook()
+    all_styles = styles()
+    tests = load_source(ROOT / "solutions" / MODULE / f"{MODULE}.ipynb").tests
+    written, copies = {}, []
+    for i in range(n):
+        student = f"student{i:03d}"
+        if written and rng.random() < 0.05:
+            original = rng.choice(sorted(written))
+            cells = {k: disguise(v, i) for k, v in written[original].items()}
+            copies.append(f"{student}:{original}")
+        else:
+            cells = student_cells(release, all_styles, {}, {c: own_bodies(all_styles[c], rng) for c in CELLS})
+        outcome = {}
+        for test in tests:
+            if rng.random() < 0.2:
+                keys = RANDOM_MISTAKES.get(test.cell_id, [])
+                mistakes = [{"key": rng.choice(keys), "input": "x"}] if keys and rng.random() < 0.7 else []
+                outcome[test.cell_id] = ("failed", rng.choice(["visible", "hidden"]), mistakes)
+        hand_in(course, student, submission(release, cells), result_file(student, tests, outcome))
+        written[student] = cells
+    return copies
