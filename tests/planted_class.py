@@ -183,12 +183,12 @@ class _Rename(ast.NodeTransformer):
 
 
 def disguise(code: str, seed: int) -> str:
-    """The cell as a copier hands it in: local variables renamed, functions in the other order,
-    a comment on every function, blank lines and spacing changed."""
+    """The cell as a copier hands it in: local variables renamed (parameters stay, tests pass some
+    by name), functions in the other order, a comment on each, blank lines and spacing changed."""
     tree = ast.parse(code)
+    parameters = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}    # tests pass y=...
     local = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-    local |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
-    names = {name: f"my_{name.lower()}_{seed}" for name in sorted(local)}
+    names = {name: f"my_{name.lower()}_{seed}" for name in sorted(local - parameters)}
     _Rename(names).visit(tree)
     functions = [ast.unparse(node) for node in tree.body][::-1]
     commented = [f"# my own version ({seed})\n" + text.replace(" = ", " =  ").replace(", ", " , ")
