@@ -173,7 +173,6 @@ def test_template_lines_are_not_the_students_code():
 
 def test_renaming_reformatting_and_reordering_do_not_change_the_fingerprints():
     cells = planted.student_cells(planted.release_notebook(), planted.styles(), {c: 2 for c in planted.CELLS})
-    templates = planted.student_cells(planted.release_notebook(), planted.styles(), {c: 0 for c in planted.CELLS})
     for cell, code in cells.items():
         disguised = planted.disguise(code, 7)
         assert disguised != code
