@@ -17,8 +17,10 @@ the whole class writes the same way is no evidence, and neither is a short line 
 k-grams): two students writing the same `return dout * (s > 0)` are not a pair.
 
 Two submissions are a pair when the weight of the k-grams they share is at least MIN_SHARED (in
-absolute terms: a few lines of rare code, not a one-liner) and at least SIMILARITY of the weight of
-the smaller submission's own code. Only candidate pairs are scored, never all pairs: those that
+absolute terms: a few lines of rare code, not a one-liner) and their similarity is at least
+SIMILARITY: the shared weight as a fraction of the smaller submission's weight, both less what that
+submission shares with a classmate by chance (each k-gram with the probability that another
+submission has it), so that students who write the class's usual code everywhere are no pair. Only candidate pairs are scored, never all pairs: those that
 share a k-gram at most a few others have (an inverted index), and those whose k-gram sets are alike
 as wholes (MinHash with banding), which finds a copy of code made of common pieces too.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import math
 import re
 from collections import Counter, defaultdict
@@ -34,7 +37,7 @@ from .kernel import skip_magics
 
 K = 10                 # tokens per k-gram
 MIN_SHARED = 40.0      # weight of shared k-grams (about tokens of rare code) a pair needs
-SIMILARITY = 0.7       # fraction of the smaller submission's weight that must be shared
+SIMILARITY = 0.8       # fraction of the smaller submission's weight beyond chance that must be shared
 CELL_SHARE = 0.5       # a cell is named in a pair when this fraction of its weight is shared
 BANDS, ROWS = 16, 4    # MinHash: documents alike in all ROWS values of one band are candidates
 TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\*\*=?|//=?|->|"
@@ -111,6 +114,11 @@ def own_tokens(code: str, template: str = "") -> list[list[str]]:
     return sequences
 
 
+def _hash(text: str) -> int:
+    """A 64-bit hash that is the same in every run (Python's str hash is not)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
+
+
 def fingerprints(cells: dict[str, str], templates: dict[str, str]) -> dict[str, set[int]]:
     """cell -> the hashed k-grams of the student's own code in that cell.
 
@@ -122,7 +130,7 @@ def fingerprints(cells: dict[str, str], templates: dict[str, str]) -> dict[str, 
         hashes = set()
         for tokens in own_tokens(code, templates.get(cell, "")):
             for start in range(max(len(tokens) - K + 1, 1)):
-                hashes.add(hash(tuple(tokens[start:start + K])))
+                hashes.add(_hash(" ".join(tokens[start:start + K])))
         if hashes:
             result[cell] = hashes
     return result
@@ -157,7 +165,8 @@ def similar_pairs(documents: dict[str, dict[str, set[int]]], min_shared: float =
     """Pairs of documents whose own code is suspiciously similar, most similar first.
 
     documents: name (a student, or "solution") -> fingerprints(...) of its cells.
-    Returns [{"students": [a, b], "similarity": shared weight / the smaller document's weight,
+    Returns [{"students": [a, b], "similarity": the shared weight as a fraction of the smaller
+    document's weight, both less what that document shares with a classmate by chance,
     "shared": the shared weight, "cells": the cells where most of the code is shared}].
 
     Candidates: pairs that share a k-gram few others have (an inverted index), and pairs whose
@@ -172,6 +181,9 @@ def similar_pairs(documents: dict[str, dict[str, set[int]]], min_shared: float =
     scale = math.log(n / 2) if n > 2 else 1.0
     weights = {h: max(0.0, math.log(n / count) / scale) if n > 2 else 1.0 for h, count in df.items()}
     total = {name: sum(weights[h] for h in whole[name]) for name in names}
+    # What a document shares with a classmate by chance alone: each k-gram with the probability
+    # that another document has it too. Similarity counts only what is shared beyond that.
+    chance = {name: sum(weights[h] * (df[h] - 1) / (n - 1) for h in whole[name]) for name in names}
 
     ring = max(10, int(math.sqrt(n)))        # k-grams shared by more do not make candidates
     postings = defaultdict(list)
@@ -187,14 +199,16 @@ def similar_pairs(documents: dict[str, dict[str, set[int]]], min_shared: float =
     pairs = []
     for a, b in candidates:
         first, second = names[a], names[b]
-        smaller = min(total[first], total[second])
-        if smaller < min_shared:
+        smaller = min((first, second), key=lambda name: total[name])
+        if total[smaller] < min_shared:
             continue
         shared = whole[first] & whole[second]
         shared_weight = sum(weights[h] for h in shared)
-        if shared_weight < min_shared or shared_weight / smaller < threshold:
+        beyond_chance = total[smaller] - chance[smaller]
+        similarity = (shared_weight - chance[smaller]) / beyond_chance if beyond_chance > 0 else 0.0
+        if shared_weight < min_shared or similarity < threshold:
             continue
-        pairs.append({"students": [first, second], "similarity": round(min(1.0, shared_weight / smaller), 2),
+        pairs.append({"students": [first, second], "similarity": round(min(1.0, similarity), 2),
                       "shared": round(shared_weight, 1),
                       "cells": _shared_cells(documents[first], documents[second], shared, weights)})
     return sorted(pairs, key=lambda p: (-p["similarity"], -p["shared"], p["students"]))

@@ -59,11 +59,18 @@ def main(argv=None) -> int:
         ours = time.perf_counter() - started
         found = {frozenset(p["students"]) for p in report["similar_pairs"]}
         planted_pairs = {frozenset(c.split(":")) for c in copies}
+        group = {}                      # copies of copies: one group of identical code
+        for copier, original in (c.split(":") for c in copies):
+            group[copier] = group.setdefault(original, original)
+        same_group = {p for p in found if len({group.get(s, s) for s in p}) == 1}
+        with_solution = {p for p in found if "solution" in p}
         per_pair = naive_seconds_per_pair(course, options.m)
     naive = per_pair * options.n * (options.n - 1) / 2
     print(f"course report, {options.n} submissions of {planted.MODULE}: {ours:.1f} s")
     print(f"  similar pairs reported: {len(found)}; planted copies found: "
-          f"{len(planted_pairs & found)} of {len(planted_pairs)}")
+          f"{len(planted_pairs & found)} of {len(planted_pairs)}; other pairs within a group of copies: "
+          f"{len(same_group - planted_pairs)}; with the solution: {len(with_solution)}; "
+          f"others: {len(found - same_group - with_solution)}")
     print(f"naive all-pairs difflib of whole notebooks: {per_pair * 1e3:.1f} ms per pair (timed on "
           f"{options.m} submissions), {naive:.0f} s for {options.n * (options.n - 1) // 2} pairs")
     print(f"ratio naive / course report: {naive / ours:.1f}x")
