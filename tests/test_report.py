@@ -206,3 +206,31 @@ def test_real_grader_diagnoses_land_in_the_report(tmp_path):
     assert linear["passed"] == 1 and linear["failed_visible"] == 2
     others = [row for row in report["exercises"] if row["grade_id"] != "test_linear"]
     assert all(row["passed"] == 3 and not row["mistakes"] for row in others)
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_report_of_every_module(module, tmp_path):
+    """ann hands in the instructor's notebook and passes, bo the blank release and fails: a report
+    for every module, and ann (not bo, who wrote nothing) is a pair with the solution."""
+    import shutil
+
+    course = tmp_path / "course"
+    for folder in ("solutions", "assignments"):
+        (course / folder / module).mkdir(parents=True)
+        shutil.copy(ROOT / folder / module / f"{module}.ipynb", course / folder / module)
+    source = load_source(course / "solutions" / module / f"{module}.ipynb")
+    for student, folder, outcome in [("ann", "solutions", {}),
+                                     ("bo", "assignments", {t.cell_id: ("failed", "visible", []) for t in source.tests})]:
+        result = planted.result_file(student, source.tests, outcome)
+        result.update(assignment=module, notebook=module)
+        target = course / "autograded" / student / module / f"{module}.result.json"
+        target.parent.mkdir(parents=True)
+        target.write_text(json.dumps(result))
+        (course / "submitted" / student / module).mkdir(parents=True)
+        shutil.copy(course / folder / module / f"{module}.ipynb", course / "submitted" / student / module)
+    page, report = write_report(Course.at(course), module)
+    assert page.is_file() and report["students"] == 2
+    assert report["scores"]["by_student"] == {"ann": source.max_score, "bo": 0.0}
+    assert [row["grade_id"] for row in report["exercises"]] == [t.cell_id for t in source.tests]
+    assert all(row["passed"] == 1 and row["failed_visible"] == 1 for row in report["exercises"])
+    assert [pair["students"] for pair in report["similar_pairs"]] == [["ann", SOLUTION]]
