@@ -7,6 +7,7 @@
     course feedback ASSIGNMENT                       feedback/<student>/<assignment>/<nb>.html
     course export ASSIGNMENT [--format csv|gradescope] [--output FILE]
     course check [NOTEBOOK]                          a student's own check of the visible tests
+    course report ASSIGNMENT                         reports/<assignment>/index.html and report.json
 
 Each function takes the argparse Namespace built by course/cli.py (`command`, `argv`) and
 returns the exit status. `--course DIR` (default: the current directory) picks the course root.
@@ -162,6 +163,26 @@ def export(args) -> int:
     else:
         written = export_gradescope(course, options.assignment)
         print(f"wrote {len(written)} results.json file(s)")
+    return 0
+
+
+def report(args) -> int:
+    def build(p):
+        p.description = ("Write the class report of a graded assignment: scores, results per exercise, "
+                         "the gradient mistakes the class made, flagged submissions and pairs of "
+                         "submissions whose own code is suspiciously similar. Reads autograded/ and "
+                         "submitted/; writes reports/ASSIGNMENT/index.html (one self-contained page) "
+                         "and reports/ASSIGNMENT/report.json.")
+        p.add_argument("assignment", help="a graded assignment, e.g. 03_backprop")
+    options = _parse(args, build)
+    from .report import summary, write_report
+
+    try:
+        page, data = write_report(_course(options), options.assignment)
+    except FileNotFoundError as error:
+        print(f"course report: {error}", file=sys.stderr)
+        return 1
+    print(summary(data, page))
     return 0
 
 

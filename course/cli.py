@@ -1,7 +1,7 @@
 """The `course` command line: release assignments and grade submissions.
 
     course release [ASSIGNMENT]     solutions/ -> assignments/ (all assignments by default)
-    course collect|grade|feedback|export|check ...   the grading pipeline (package `autograder`)
+    course collect|grade|feedback|export|check|report ...   the grading pipeline (package `autograder`)
     course demo [NAME]              a playground alone on a page, served by Voila (course.demos)
 
 Everything heavy (jupytext, nbgrader) is imported only when its subcommand runs.
@@ -18,6 +18,7 @@ GRADING_COMMANDS = {
     "feedback": "write feedback for students (without hidden tests)",
     "export": "export grades (CSV, results.json)",
     "check": "check a notebook or submission before grading",
+    "report": "write the class report: mistakes per exercise, similar submissions, flags",
 }
 
 

@@ -19,6 +19,7 @@ message names the input, the worst element, both values, the relative error and,
 wrong gradient matches a mistake from the list `MISTAKES`, what that mistake was.
 """
 import inspect
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,16 @@ class CheckError(AssertionError):
 
 
 class GradientCheckError(CheckError):
-    """A backward pass disagrees with finite differences; the message says where and why."""
+    """A backward pass disagrees with finite differences; the message says where and why.
+
+    diagnoses: what went wrong, as data for the class report (never shown to the student):
+    [{"key": a key of MISTAKES or of OTHER_DIAGNOSES, "input": the input's name}, ...],
+    at least one entry for every input whose gradient failed.
+    """
+
+    def __init__(self, message="", diagnoses=()):
+        super().__init__(message)
+        self.diagnoses = [dict(d) for d in diagnoses]
 
 
 # ---- finite differences -------------------------------------------------------------------
@@ -170,57 +180,90 @@ class _Mismatch:
         return int(np.count_nonzero(doubled & nonzero))
 
 
-# Each entry: (what the mistake is and how to fix it, a test on a _Mismatch `c`).
-# The text is formatted with `c`, so it can quote the batch size, the input's name, ...
+class Mistake(NamedTuple):
+    """One usual mistake: a stable key (for the class report), what the mistake is and how to fix
+    it (formatted with the _Mismatch `c`, so it can quote the batch size, the input's name, ...),
+    and a test on `c` that says whether a wrong gradient matches it."""
+
+    key: str
+    text: str
+    test: Callable
+
+
 MISTAKES = [
-    ("never computed: your gradient is all zeros. Was it left as the np.zeros_like you "
-     "started from, or computed on a line whose result was never assigned?",
-     lambda c: not np.any(c.got)),
-    ("sign flipped: your gradient is minus the numeric one. Look for a subtraction the wrong "
-     "way round (p - y, not y - p) or a minus sign that belongs to the forward pass only.",
-     lambda c: c.close(c.got, -c.expected)),
-    ("transposed: your gradient is the transpose of the numeric one. Check the order of the "
-     "matrix product: for out = x @ W, dW = x.T @ dout and dx = dout @ W.T.",
-     lambda c: c.got.shape == c.expected.T.shape and c.close(c.got, c.expected.T)),
-    ("off by a factor of 2: your gradient is twice the numeric one. The derivative of "
-     "0.5 * w**2 is w, not 2 * w; or a contribution was added twice.",
-     lambda c: c.close(c.got, 2 * c.expected)),
-    ("off by a factor of 1/2: your gradient is half the numeric one. The derivative of "
-     "w**2 is 2 * w; or one of two equal contributions is missing.",
-     lambda c: c.close(c.got, c.expected / 2)),
-    ("mean instead of sum: your gradient is the numeric one divided by N = {c.batch_size}, the "
-     "batch size. Every example contributes to the gradient of {c.name} and the "
-     "contributions add up: sum over the batch axis (.sum(axis=0)), don't average.",
-     lambda c: c.batch_size > 1 and c.close(c.got, c.expected / c.batch_size)),
-    ("averaged over a broadcast axis: your gradient is the numeric one divided by {c.copies}, "
-     "the number of copies of {c.name} that broadcasting made in the forward pass. Sum the "
-     "upstream gradient over the broadcast axes, don't average it.",
-     lambda c: c.copies not in (1, c.batch_size) and c.close(c.got, c.expected / c.copies)),
-    ("not divided by the batch size: your gradient is N = {c.batch_size} times the numeric one. "
-     "The forward pass averages over the N examples, so the gradient carries the same 1/N.",
-     lambda c: c.batch_size > 1 and c.close(c.got, c.expected * c.batch_size)),
-    ("not summed over the batch: your gradient is the contribution of example "
-     "{c.single_example} alone; the other examples were lost. In a loop over the batch, "
-     "accumulate (+=) instead of assigning (=); vectorised, sum over the batch axis.",
-     lambda c: c.single_example is not None),
-    ("accumulated twice: at {c.doubled_elements} element(s) your gradient is exactly twice the "
-     "numeric one, and everywhere else it is right. Some contribution was added twice: a line "
-     "repeated after a loop, or a path through the graph counted twice.",
-     lambda c: c.doubled_elements > 0),
-    ("accumulated twice: your gradient is the right one plus the contribution of example "
-     "{c.example_counted_twice} once more. An accumulation ran one extra time: a += left after "
-     "the loop, or an accumulator that started from one example's gradient instead of zeros.",
-     lambda c: c.example_counted_twice is not None),
-    ("ignored the upstream gradient: your gradient would be right for dout = 1, but the check "
-     "passed dout = {c.dout_value:.4g}. Multiply by dout: local gradient times upstream gradient.",
-     lambda c: c.dout_value is not None and c.close(c.got * c.dout_value, c.expected)),
+    Mistake("never_computed",
+            "never computed: your gradient is all zeros. Was it left as the np.zeros_like you "
+            "started from, or computed on a line whose result was never assigned?",
+            lambda c: not np.any(c.got)),
+    Mistake("sign_flipped",
+            "sign flipped: your gradient is minus the numeric one. Look for a subtraction the wrong "
+            "way round (p - y, not y - p) or a minus sign that belongs to the forward pass only.",
+            lambda c: c.close(c.got, -c.expected)),
+    Mistake("transposed",
+            "transposed: your gradient is the transpose of the numeric one. Check the order of the "
+            "matrix product: for out = x @ W, dW = x.T @ dout and dx = dout @ W.T.",
+            lambda c: c.got.shape == c.expected.T.shape and c.close(c.got, c.expected.T)),
+    Mistake("factor_2",
+            "off by a factor of 2: your gradient is twice the numeric one. The derivative of "
+            "0.5 * w**2 is w, not 2 * w; or a contribution was added twice.",
+            lambda c: c.close(c.got, 2 * c.expected)),
+    Mistake("factor_half",
+            "off by a factor of 1/2: your gradient is half the numeric one. The derivative of "
+            "w**2 is 2 * w; or one of two equal contributions is missing.",
+            lambda c: c.close(c.got, c.expected / 2)),
+    Mistake("mean_instead_of_sum",
+            "mean instead of sum: your gradient is the numeric one divided by N = {c.batch_size}, the "
+            "batch size. Every example contributes to the gradient of {c.name} and the "
+            "contributions add up: sum over the batch axis (.sum(axis=0)), don't average.",
+            lambda c: c.batch_size > 1 and c.close(c.got, c.expected / c.batch_size)),
+    Mistake("averaged_over_broadcast",
+            "averaged over a broadcast axis: your gradient is the numeric one divided by {c.copies}, "
+            "the number of copies of {c.name} that broadcasting made in the forward pass. Sum the "
+            "upstream gradient over the broadcast axes, don't average it.",
+            lambda c: c.copies not in (1, c.batch_size) and c.close(c.got, c.expected / c.copies)),
+    Mistake("not_divided_by_batch",
+            "not divided by the batch size: your gradient is N = {c.batch_size} times the numeric one. "
+            "The forward pass averages over the N examples, so the gradient carries the same 1/N.",
+            lambda c: c.batch_size > 1 and c.close(c.got, c.expected * c.batch_size)),
+    Mistake("not_summed_over_batch",
+            "not summed over the batch: your gradient is the contribution of example "
+            "{c.single_example} alone; the other examples were lost. In a loop over the batch, "
+            "accumulate (+=) instead of assigning (=); vectorised, sum over the batch axis.",
+            lambda c: c.single_example is not None),
+    Mistake("accumulated_twice",
+            "accumulated twice: at {c.doubled_elements} element(s) your gradient is exactly twice the "
+            "numeric one, and everywhere else it is right. Some contribution was added twice: a line "
+            "repeated after a loop, or a path through the graph counted twice.",
+            lambda c: c.doubled_elements > 0),
+    Mistake("accumulated_twice",
+            "accumulated twice: your gradient is the right one plus the contribution of example "
+            "{c.example_counted_twice} once more. An accumulation ran one extra time: a += left after "
+            "the loop, or an accumulator that started from one example's gradient instead of zeros.",
+            lambda c: c.example_counted_twice is not None),
+    Mistake("ignored_upstream",
+            "ignored the upstream gradient: your gradient would be right for dout = 1, but the check "
+            "passed dout = {c.dout_value:.4g}. Multiply by dout: local gradient times upstream gradient.",
+            lambda c: c.dout_value is not None and c.close(c.got * c.dout_value, c.expected)),
 ]
 
 
+# Failures the table cannot see, with the keys the class report counts them under.
+OTHER_DIAGNOSES = {
+    "no_gradient": "no gradient (None)",
+    "wrong_shape": "wrong shape",
+    "not_summed_over_broadcast": "not summed over a broadcast axis",
+    "summed_over_own_axis": "summed over an axis of its own",
+    "not_finite": "NaN or inf",
+    "unrecognised": "none of the usual mistakes",
+}
+# key -> short name of every diagnosis (the text before the colon, for MISTAKES).
+DIAGNOSIS_NAMES = {**{m.key: m.text.split(":")[0] for m in MISTAKES}, **OTHER_DIAGNOSES}
+
+
 def _diagnose(mismatch):
-    """The explanations of all listed mistakes that the wrong gradient matches."""
+    """(key, explanation) of every listed mistake that the wrong gradient matches."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return [text.format(c=mismatch) for text, test in MISTAKES if test(mismatch)]
+        return [(m.key, m.text.format(c=mismatch)) for m in MISTAKES if m.test(mismatch)]
 
 
 def _broadcast_axes(small, big):
@@ -235,31 +278,40 @@ def _broadcast_axes(small, big):
 
 def _shape_hint(got, expected, name, batch_size):
     """Why a value of shape `got` might have come out instead of shape `expected`."""
+    return _shape_diagnosis(got, expected, name, batch_size)[1]
+
+
+def _shape_diagnosis(got, expected, name, batch_size):
+    """(key, hint): the likely mistake behind shape `got` instead of `expected`, and its fix."""
     if len(got) == 2 and got == expected[::-1]:
-        return ("transposed? Your shape is the transpose of the expected one: check the order "
-                "of the matrix product (for out = x @ W: dW = x.T @ dout, dx = dout @ W.T).")
+        return "transposed", (
+            "transposed? Your shape is the transpose of the expected one: check the order "
+            "of the matrix product (for out = x @ W: dW = x.T @ dout, dx = dout @ W.T).")
     extra = _broadcast_axes(expected, got)
     if extra:
         keep = " with keepdims=True" if len(expected) == len(got) else ""
         if extra[0] == 0 and got[0] == batch_size:
-            return (f"did you forget to sum over the batch axis? Your result has one entry per "
-                    f"example (axis 0, length {got[0]}), but {name} is shared by all examples, "
-                    f"so its gradient is the sum of their contributions: sum over axis "
-                    f"{extra if len(extra) > 1 else 0}{keep}, e.g. db = dout.sum(axis=0).")
-        return (f"did you forget to sum over a broadcast axis? {name} was broadcast along "
-                f"axis {extra if len(extra) > 1 else extra[0]} in the forward pass; sum the "
-                f"gradient over {'those axes' if len(extra) > 1 else 'it'}{keep}.")
+            return "not_summed_over_batch", (
+                f"did you forget to sum over the batch axis? Your result has one entry per "
+                f"example (axis 0, length {got[0]}), but {name} is shared by all examples, "
+                f"so its gradient is the sum of their contributions: sum over axis "
+                f"{extra if len(extra) > 1 else 0}{keep}, e.g. db = dout.sum(axis=0).")
+        return "not_summed_over_broadcast", (
+            f"did you forget to sum over a broadcast axis? {name} was broadcast along "
+            f"axis {extra if len(extra) > 1 else extra[0]} in the forward pass; sum the "
+            f"gradient over {'those axes' if len(extra) > 1 else 'it'}{keep}.")
     missing = _broadcast_axes(got, expected)
     if missing:
-        return (f"summed over axis {missing if len(missing) > 1 else missing[0]} too many? "
-                f"{name} has shape {expected} (one entry per example along the batch axis), and "
-                f"so has its gradient: don't sum over an axis that {name} itself has.")
+        return "summed_over_own_axis", (
+            f"summed over axis {missing if len(missing) > 1 else missing[0]} too many? "
+            f"{name} has shape {expected} (one entry per example along the batch axis), and "
+            f"so has its gradient: don't sum over an axis that {name} itself has.")
     if sorted(got) == sorted(expected):
-        return "transposed? Same axis lengths, different order: check the order of the axes."
+        return "transposed", "transposed? Same axis lengths, different order: check the order of the axes."
     if [n for n in got if n != 1] == [n for n in expected if n != 1]:
-        return ("the shapes differ only in axes of length 1: check keepdims=True/False, "
-                "a reshape, or indexing with None.")
-    return f"{name} must have exactly the shape {expected}."
+        return "wrong_shape", ("the shapes differ only in axes of length 1: check keepdims=True/False, "
+                               "a reshape, or indexing with None.")
+    return "wrong_shape", f"{name} must have exactly the shape {expected}."
 
 
 def _index_text(name, index):
@@ -285,45 +337,56 @@ def _value_report(got, expected, name, rtol, atol, got_label, expected_label):
             f"(allowed: rtol={rtol:g}, atol={atol:g})"]
 
 
+class _Failure(NamedTuple):
+    """Why one input's gradient failed: the text for the student, the keys for the report."""
+
+    input: str
+    text: str
+    keys: list
+
+
 def _input_report(got, expected, name, position, rtol, atol, **context):
-    """The failure text for one input's gradient, or None when it is right."""
+    """The _Failure of one input's gradient, or None when it is right."""
     where = f"input '{name}'" + (f" ({position})" if position else "")
     if got is None:
         if np.allclose(expected, 0, atol=atol):
             return None
-        return (f"{where}: your backward gave no gradient (None), but the numeric gradient is "
-                f"not zero: {name} does affect the output.")
+        return _Failure(name, f"{where}: your backward gave no gradient (None), but the numeric "
+                              f"gradient is not zero: {name} does affect the output.", ["no_gradient"])
     if got.shape != expected.shape:
-        return "\n".join([
+        key, hint = _shape_diagnosis(got.shape, expected.shape, name, context.get("batch_size", 1))
+        return _Failure(name, "\n".join([
             f"{where}: the gradient has the wrong shape.",
             f"  expected {expected.shape} (the shape of {name})",
             f"  got      {got.shape}",
-            "Diagnosis: " + _shape_hint(got.shape, expected.shape, name,
-                                        context.get("batch_size", 1))])
+            "Diagnosis: " + hint]), [key])
     lines = _value_report(got, expected, name, rtol, atol,
                           "analytic (your backward)", "numeric (finite differences)")
     if lines is None:
         return None
     if not np.all(np.isfinite(got)):
-        causes = ["your gradient contains NaN or inf: look for a division by zero, a log of 0, "
-                  "or an exp that overflowed."]
+        causes = [("not_finite", "your gradient contains NaN or inf: look for a division by zero, "
+                                 "a log of 0, or an exp that overflowed.")]
     else:
         causes = _diagnose(_Mismatch(got, expected, name, rtol, atol, **context))
     if not causes:
-        causes = ["none of the usual mistakes matches. Go through the forward pass line by "
-                  "line, in reverse, and write one backward line for each."]
-    if len(causes) == 1:
-        lines.append("Diagnosis: " + causes[0])
+        causes = [("unrecognised", "none of the usual mistakes matches. Go through the forward "
+                                   "pass line by line, in reverse, and write one backward line for each.")]
+    texts = [text for _, text in causes]
+    if len(texts) == 1:
+        lines.append("Diagnosis: " + texts[0])
     else:
         lines.append("Possible causes (several match):")
-        lines += [f"  - {cause}" for cause in causes]
-    return "\n".join([f"{where}, shape {expected.shape}: the gradient is wrong."] + lines)
+        lines += [f"  - {text}" for text in texts]
+    return _Failure(name, "\n".join([f"{where}, shape {expected.shape}: the gradient is wrong."] + lines),
+                    list(dict.fromkeys(key for key, _ in causes)))
 
 
-def _raise_if_failed(reports, what):
-    reports = [r for r in reports if r]
-    if reports:
-        raise GradientCheckError(f"Gradient check of {what} failed.\n" + "\n\n".join(reports))
+def _raise_if_failed(failures, what):
+    failures = [f for f in failures if f]
+    if failures:
+        raise GradientCheckError(f"Gradient check of {what} failed.\n" + "\n\n".join(f.text for f in failures),
+                                 [{"key": key, "input": f.input} for f in failures for key in f.keys])
     return True
 
 
@@ -472,7 +535,8 @@ def check_backward(forward, backward, *inputs, dout=None, seed=0, rtol=1e-5, ato
             f"different gradient for {', '.join(repr(n) for n in changed)}.\n"
             "Diagnosis: accumulated twice: your backward adds into a gradient left over from "
             "an earlier call (an accumulator kept in the cache or in a global, or += into an "
-            "array the cache holds). Start every backward pass from new zeros.")
+            "array the cache holds). Start every backward pass from new zeros.",
+            [{"key": "accumulated_twice", "input": n} for n in changed])
     return True
 
 
@@ -586,7 +650,8 @@ def gradcheck(fn, *inputs, seed=0, rtol=1e-5, atol=1e-7, eps=1e-6, names=None, *
             f"Running {label} and backward again on new leaves gave a different gradient for "
             f"{', '.join(repr(n) for n in changed)}.\n"
             "Diagnosis: accumulated twice: something keeps a gradient between calls (a class "
-            "attribute or a global that backward adds into). Compute each gradient afresh.")
+            "attribute or a global that backward adds into). Compute each gradient afresh.",
+            [{"key": "accumulated_twice", "input": n} for n in changed])
     return True
 
 

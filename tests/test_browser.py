@@ -531,3 +531,36 @@ def test_course_demo_name_serves_that_demo_alone(browser, tmp_path):
     finally:
         page.close()
         server.stop()
+
+
+def test_class_report_page_shows_its_pictures(browser, tmp_path):
+    """`course report`'s page, opened from disk with the network blocked: every picture decodes."""
+    import planted_class as planted
+    from autograder.course_dir import Course
+    from autograder.report import write_report
+
+    course = planted.write_course(tmp_path)
+    planted.random_class(course, 40, seed=1)
+    path, report = write_report(Course.at(course), planted.MODULE)
+    page = browser.new_page()
+    fetched = []
+
+    def local_only(route):
+        if route.request.url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            fetched.append(route.request.url)
+            route.abort()
+
+    try:
+        page.route("**/*", local_only)
+        page.goto(path.as_uri())
+        sizes = page.eval_on_selector_all(
+            "img", "images => images.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        assert len(sizes) == 3, sizes
+        assert all(complete and width > 0 and height > 0 for complete, width, height in sizes), sizes
+        assert not fetched, f"the report page fetched {fetched}"
+        assert f"Class report: {planted.MODULE}" in page.locator("h1").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    finally:
+        page.close()

@@ -6,6 +6,7 @@ element and the mistake.
 """
 import re
 import subprocess
+from collections import Counter
 import sys
 import warnings
 
@@ -16,8 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from course.autograd import Function, Tensor
-from course.gradcheck import (MISTAKES, CheckError, GradientCheckError, assert_close,
-                              check_backward, gradcheck, numerical_grad, numerical_jacobian)
+from course.gradcheck import (DIAGNOSIS_NAMES, MISTAKES, OTHER_DIAGNOSES, CheckError,
+                              GradientCheckError, assert_close, check_backward, gradcheck,
+                              numerical_grad, numerical_jacobian)
 
 RTOL, ATOL = 1e-5, 1e-7          # check_backward's defaults, used to locate the worst element
 
@@ -473,15 +475,145 @@ def test_gradient_check_error_is_an_assertion_error():
     assert issubclass(GradientCheckError, CheckError)
 
 
-def test_mistakes_table_reads_as_a_list_of_name_test_pairs():
+def test_mistakes_table_reads_as_a_list_of_key_text_test_triples():
     assert len(MISTAKES) >= 10
-    for text, test in MISTAKES:
-        assert isinstance(text, str) and callable(test)
-    names = [text.split(":")[0] for text, _ in MISTAKES]
+    for key, text, test in MISTAKES:
+        assert re.fullmatch(r"[a-z_0-9]+", key) and isinstance(text, str) and callable(test)
+    names = [text.split(":")[0] for _, text, _ in MISTAKES]
     for mistake in ["never computed", "sign flipped", "transposed", "off by a factor of 2",
                     "off by a factor of 1/2", "mean instead of sum", "not summed over the batch",
                     "accumulated twice"]:
         assert mistake in names
+    keys = [key for key, _, _ in MISTAKES]
+    assert set(keys) >= {"never_computed", "sign_flipped", "transposed", "factor_2", "factor_half",
+                         "mean_instead_of_sum", "averaged_over_broadcast", "not_divided_by_batch",
+                         "not_summed_over_batch", "accumulated_twice", "ignored_upstream"}
+    # One key per mistake, except the two ways of accumulating twice.
+    assert [k for k, n in Counter(keys).items() if n > 1] == ["accumulated_twice"]
+    assert set(DIAGNOSIS_NAMES) == set(keys) | set(OTHER_DIAGNOSES)
+
+
+# ---- diagnoses as data, for the class report -------------------------------------------------
+
+def _affine(dx=None, dW=None, db=None):
+    """affine_backward with some of its gradients replaced by functions of (dout, x, W)."""
+    def backward(dout, cache):
+        x, W = cache
+        right = affine_backward(dout, cache)
+        return tuple(r if wrong is None else wrong(dout, x, W) for r, wrong in zip(right, (dx, dW, db)))
+    return backward
+
+
+def _loop_slip(dout, cache):
+    x, W = cache
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for n in range(x.shape[0]):
+        dx[n] = dout[n] @ W.T
+        dW += np.outer(x[n], dout[n])
+    dx[n] += dout[n] @ W.T                        # meant to be inside the loop
+    dW += np.outer(x[n], dout[n])
+    return dx, dW, dout.sum(axis=0)
+
+
+def _kept_between_calls():
+    kept = {"dW": 0}
+
+    def backward(dout, cache):
+        x, W = cache
+        kept["dW"] = kept["dW"] + x.T @ dout
+        return dout @ W.T, kept["dW"], dout.sum(axis=0)
+    return backward
+
+
+DIAGNOSED = [
+    ("never computed", relu_forward, lambda dout, x: np.zeros_like(x), (X,), {},
+     [("never_computed", "x")]),
+    ("sign", softmax_ce_forward, lambda dout, c: -softmax_ce_backward(dout, c), (SCORES,), {"y": LABELS},
+     [("sign_flipped", "scores")]),
+    ("transposed values", affine_forward, _affine(dW=lambda d, x, W: (x.T @ d).T), (X, W_SQUARE, B_SQUARE),
+     {"dout": rng(12).standard_normal((4, 3))}, [("transposed", "W")]),
+    ("transposed shape", affine_forward, _affine(dW=lambda d, x, W: d.T @ x), (X, W, B), {},
+     [("transposed", "W")]),
+    ("factor 2", l2_forward, lambda dout, c: 2 * l2_backward(dout, c), (W,), {}, [("factor_2", "W")]),
+    ("factor 1/2", squared_error_forward, lambda dout, c: (squared_error_backward(dout, c) / 2, None),
+     (X, X + 1), {"names": ["pred", "target"]}, [("factor_half", "pred"), ("no_gradient", "target")]),
+    ("mean", affine_forward, _affine(db=lambda d, x, W: d.mean(axis=0)), (X, W, B), {"dout": DOUT_AFFINE},
+     [("mean_instead_of_sum", "b")]),
+    ("first example", affine_forward, _affine(db=lambda d, x, W: d[0]), (X, W, B), {"dout": DOUT_AFFINE},
+     [("not_summed_over_batch", "b")]),
+    ("not summed: shape", affine_forward, _affine(db=lambda d, x, W: d), (X, W, B), {},
+     [("not_summed_over_batch", "b")]),
+    ("broadcast mean", channel_bias_forward, lambda d, c: (d, d.mean(axis=(0, 2, 3))[:, None, None]),
+     (rng(13).standard_normal((2, 3, 3, 3)), rng(14).standard_normal((3, 1, 1))), {},
+     [("averaged_over_broadcast", "b")]),
+    ("broadcast: shape", channel_bias_forward, lambda d, c: (d, d.sum(axis=0)),
+     (rng(13).standard_normal((2, 3, 4, 4)), rng(14).standard_normal((3, 1, 1))), {},
+     [("not_summed_over_broadcast", "b")]),
+    ("own axis summed", affine_forward, _affine(dx=lambda d, x, W: (d @ W.T).sum(axis=0)), (X, W, B), {},
+     [("summed_over_own_axis", "x")]),
+    ("keepdims", affine_forward, _affine(db=lambda d, x, W: d.sum(axis=0, keepdims=True).T), (X, W, B), {},
+     [("wrong_shape", "b")]),
+    ("times N", softmax_ce_forward, lambda dout, c: softmax_ce_backward(dout, c) * 5, (SCORES,), {"y": LABELS},
+     [("not_divided_by_batch", "scores")]),
+    ("loop slip", affine_forward, _loop_slip, (X, W, B), {"dout": DOUT_AFFINE},
+     [("accumulated_twice", "x"), ("accumulated_twice", "W")]),
+    ("kept between calls", affine_forward, _kept_between_calls(), (X, W, B), {},
+     [("accumulated_twice", "W")]),
+    ("upstream ignored", softmax_ce_forward, lambda dout, c: softmax_ce_backward(1.0, c), (SCORES,),
+     {"y": LABELS, "dout": np.array(2.5)}, [("ignored_upstream", "scores")]),
+    ("nan", relu_forward, lambda dout, x: dout / (x - x), (X,), {}, [("not_finite", "x")]),
+    ("none of them", sigmoid_forward, lambda dout, out: dout * out, (X,), {}, [("unrecognised", "x")]),
+]
+
+
+@pytest.mark.parametrize("forward, backward, inputs, kwargs, expected",
+                         [case[1:] for case in DIAGNOSED], ids=[case[0] for case in DIAGNOSED])
+def test_a_failed_check_carries_its_diagnoses_as_keys_per_input(forward, backward, inputs, kwargs, expected):
+    with pytest.raises(GradientCheckError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_backward(forward, backward, *inputs, **kwargs)
+    error = info.value
+    assert [(d["key"], d["input"]) for d in error.diagnoses] == expected
+    for _, name in expected:
+        assert f"input '{name}'" in str(error) or "second call" in str(error)
+    assert "'key'" not in str(error)            # data for the instructor, not text for the student
+
+
+def test_a_gradient_matching_several_mistakes_carries_every_key():
+    x = np.full((2, 2), 0.5)                    # N = 2: twice the gradient is also N times it
+
+    def backward(dout, cache):
+        return -dout * 2
+
+    with pytest.raises(GradientCheckError) as info:
+        check_backward(lambda x: (-x, None), backward, x, dout=np.ones((2, 2)))
+    assert "Possible causes (several match)" in str(info.value)
+    keys = [d["key"] for d in info.value.diagnoses]
+    assert "factor_2" in keys and "not_divided_by_batch" in keys and len(keys) == len(set(keys))
+
+
+def test_gradcheck_errors_carry_diagnoses_too():
+    class Transposed(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a @ b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return (grad @ b.T).T.T, (a.T @ grad).T
+
+    a, b = rng(40).standard_normal((3, 3)), rng(41).standard_normal((3, 3))
+    with pytest.raises(GradientCheckError) as info:
+        gradcheck(Transposed.apply, a, b)
+    assert info.value.diagnoses == [{"key": "transposed", "input": "b"}]
+
+
+def test_errors_without_a_diagnosis_carry_an_empty_list():
+    with pytest.raises(GradientCheckError) as info:
+        check_backward(lambda x: (x.astype(np.float32), None), lambda d, c: d, X)
+    assert info.value.diagnoses == []
 
 
 # ---- numerical_grad and numerical_jacobian ---------------------------------------------------
