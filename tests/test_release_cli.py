@@ -10,7 +10,7 @@ import pytest
 import autograder.release as release_module
 from autograder.release import ReleaseError, normalize, release, sync_notebook
 from course import cli
-from course.colab import REPO_URL, badge_markdown, colab_url
+from course.colab import badge_markdown, check_repo_url, colab_url, pip_requirement
 from nbgrader_harness import ROOT
 
 
@@ -19,18 +19,27 @@ from nbgrader_harness import ROOT
 
 
 def test_colab_url_points_at_the_notebook_in_the_repository():
-    url = colab_url("assignments/01_perceptron/01_perceptron.ipynb")
-    owner_repo = REPO_URL.split("github.com/")[1]
-    assert url == ("https://colab.research.google.com/github/" + owner_repo
-                   + "/blob/main/assignments/01_perceptron/01_perceptron.ipynb")
-    assert badge_markdown("a/b.ipynb").startswith("[![Open in Colab](")
-    assert badge_markdown("a/b.ipynb").endswith(f"({colab_url('a/b.ipynb')})")
+    url = colab_url("assignments/01_perceptron/01_perceptron.ipynb", "https://github.com/someone/a-course")
+    assert url == ("https://colab.research.google.com/github/someone/a-course"
+                   "/blob/main/assignments/01_perceptron/01_perceptron.ipynb")
+    assert colab_url("a/b.ipynb", "https://github.com/x/y.git/", branch="term-2").endswith("/x/y/blob/term-2/a/b.ipynb")
+    badge = badge_markdown("a/b.ipynb", "https://github.com/x/y")
+    assert badge.startswith("[![Open in Colab](")
+    assert badge.endswith(f"({colab_url('a/b.ipynb', 'https://github.com/x/y')})")
+    assert pip_requirement("https://github.com/x/y/") == "course @ git+https://github.com/x/y.git"
+
+
+@pytest.mark.parametrize("bad", ["github.com/x/y", "http://github.com/x/y", "https://gitlab.com/x/y",
+                                 "https://github.com/x", "https://github.com/x/y/tree/main"])
+def test_a_repository_url_that_colab_cannot_open_is_refused(bad):
+    with pytest.raises(ValueError, match="https://github.com/OWNER/REPO"):
+        check_repo_url(bad)
 
 
 @pytest.mark.parametrize("bad", ["/abs/path.ipynb", "../outside.ipynb", "notes.py"])
 def test_colab_url_rejects_paths_outside_the_repository_or_not_notebooks(bad):
     with pytest.raises(ValueError, match="relative path to an .ipynb"):
-        colab_url(bad)
+        colab_url(bad, "https://github.com/x/y")
 
 
 # ---------------------------------------------------------------------------------------------
