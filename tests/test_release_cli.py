@@ -85,7 +85,12 @@ def test_grading_subcommands_say_clearly_when_the_autograder_is_missing(monkeypa
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     monkeypatch.setattr(cli.importlib, "import_module", missing)
     assert cli.main(["collect", "submissions.zip"]) == 2
-    assert "autograder/cli.py is missing" in capsys.readouterr().err
+    assert "student edition of the course, without the grading tools" in capsys.readouterr().err
+    # The instructor's commands too: the student repository ships the library without autograder.
+    assert cli.main(["publish", "somewhere"]) == 2
+    assert "publish is an instructor's command" in capsys.readouterr().err
+    assert cli.main(["release"]) == 2
+    assert "release is an instructor's command" in capsys.readouterr().err
 
 
 def test_grading_subcommand_not_written_yet(monkeypatch, capsys):
