@@ -111,7 +111,7 @@ def student_pyproject(text: str, settings: CourseSettings) -> str:
         while lines and lines[-1].startswith("#"):
             lines.pop()
         out.append("\n".join(lines).rstrip("\n") + "\n\n")
-    return "".join(out).rstrip("\n") + "\n"
+    return "".join(out).strip("\n") + "\n"
 
 
 def student_environment(text: str) -> str:
@@ -145,7 +145,7 @@ def student_readme(dest: Path, settings: CourseSettings) -> str:
     name = settings.repo_url.rsplit("/", 1)[-1]
     return f"""# How neural networks learn: the student repository
 
-Five notebooks that go from the perceptron to a trained CNN, and the `course` library they use:
+Notebooks that go from the perceptron to a trained CNN, and the `course` library they use:
 a small NumPy autograd engine with PyTorch's semantics, plots and interactive playgrounds.
 Each notebook has exercises: fill in the cells marked `YOUR CODE HERE` and run the test cell
 under each exercise. Those tests are the visible part of the grading; your instructor's grader
@@ -256,14 +256,16 @@ def publish(dest: Path | str, root: Path | str | None = None, *, repo_url: str |
 
     secrets = course_secrets(root)
     leaks = scan(dest, secrets, label=dest.name)
-    if not leaks and check_wheel:
+    if leaks:
+        raise PublishError(_leak_report(leaks, dest))
+    log(f"scanned {dest}: none of the {len(secrets)} lines of solutions and hidden tests, no marker")
+    if check_wheel:
         with tempfile.TemporaryDirectory(prefix="course-wheel-") as out:
             wheel = build_wheel(dest, Path(out))
             leaks = scan_wheel(wheel, secrets)
-            log(f"scanned {wheel.name}: no leak")
-    if leaks:
-        raise PublishError(_leak_report(leaks, dest))
-    log(f"scanned {dest}: no solution or hidden-test line among {len(secrets)} known ones")
+            if leaks:
+                raise PublishError(_leak_report(leaks, dest))
+            log(f"scanned {wheel.name} built from it: the same")
 
     _git(dest, "init", "--quiet")
     _git(dest, "symbolic-ref", "HEAD", f"refs/heads/{settings.branch}")

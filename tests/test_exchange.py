@@ -29,7 +29,6 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import demo
