@@ -120,8 +120,9 @@ def test_unknown_subcommand_is_an_error():
 
 @pytest.fixture
 def course_copy(tmp_path):
-    """A course root with nbgrader_config.py and the 01 sources (py + ipynb)."""
+    """A course root with nbgrader_config.py, pyproject.toml and the 01 sources (py + ipynb)."""
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(ROOT / "solutions" / "01_perceptron", tmp_path / "solutions" / "01_perceptron")
     return tmp_path
 
@@ -183,3 +184,24 @@ def test_release_module_command_line(monkeypatch, capsys):
     monkeypatch.setattr(release_module, "release", lambda assignment: calls.append(assignment))
     assert release_module.main(["02_universal_approximation"]) == 0
     assert calls == ["02_universal_approximation"]
+
+
+def test_release_without_the_course_url_says_where_to_set_it(course_copy):
+    (course_copy / "pyproject.toml").write_text('[project]\nname = "course"\n')
+    with pytest.raises(ReleaseError, match=r"set repo-url in the \[tool.course\] table of .*pyproject.toml"):
+        release("01_perceptron", root=course_copy, use_db=False, log=lambda line: None)
+
+
+def test_release_writes_the_badge_and_set_up_cell_from_the_setting(course_copy):
+    text = (course_copy / "pyproject.toml").read_text()
+    (course_copy / "pyproject.toml").write_text(
+        re.sub(r'(?m)^repo-url = ".*"$', 'repo-url = "https://github.com/someone/nets-2027"', text))
+    (released,) = release("01_perceptron", root=course_copy, use_db=False, log=lambda line: None)
+    nb = nbformat.read(released, as_version=4)
+    assert nb.cells[0].source.startswith(
+        "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com"
+        "/github/someone/nets-2027/blob/main/assignments/01_perceptron/01_perceptron.ipynb)")
+    setup = next(c for c in nb.cells if c.cell_type == "code").source
+    assert '"course @ git+https://github.com/someone/nets-2027.git"' in setup
+    # The instructor's sources are left as they are.
+    assert "someone" not in (course_copy / "solutions" / "01_perceptron" / "01_perceptron.py").read_text()
