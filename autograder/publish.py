@@ -222,7 +222,8 @@ def _leak_report(leaks: list[Leak], dest: Path) -> str:
 
 
 def publish(dest: Path | str, root: Path | str | None = None, *, repo_url: str | None = None,
-            force: bool = False, check_wheel: bool = True, log=print) -> Path:
+            force: bool = False, check_wheel: bool = True, wheel_dir: Path | str | None = None,
+            log=print) -> Path:
     """Write the student repository into dest and commit it; returns dest.
 
     Inputs:
@@ -231,6 +232,7 @@ def publish(dest: Path | str, root: Path | str | None = None, *, repo_url: str |
     - repo_url: the public repository's URL for this publication (default: the course's setting).
     - force: replace the contents of a non-empty dest that course publish did not write.
     - check_wheel: also build a wheel from dest and scan what it installs.
+    - wheel_dir: keep that wheel in this folder (default: it is thrown away).
 
     Raises PublishError (a leak, a refused dest, a failed build) with what to do.
     """
@@ -261,7 +263,7 @@ def publish(dest: Path | str, root: Path | str | None = None, *, repo_url: str |
     log(f"scanned {dest}: none of the {len(secrets)} lines of solutions and hidden tests, no marker")
     if check_wheel:
         with tempfile.TemporaryDirectory(prefix="course-wheel-") as out:
-            wheel = build_wheel(dest, Path(out))
+            wheel = build_wheel(dest, Path(wheel_dir or out))
             leaks = scan_wheel(wheel, secrets)
             if leaks:
                 raise PublishError(_leak_report(leaks, dest))

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograder.leaks import course_secrets, scan, scan_wheel
-from autograder.publish import PublishError, build_wheel, publish, student_environment, student_pyproject
+from autograder.publish import PublishError, publish, student_environment, student_pyproject
 from autograder.settings import read_settings
 from course import cli
 from course.colab import ANY_BADGE, ANY_PIP_REQUIREMENT, badge_markdown, pip_requirement
@@ -134,7 +134,7 @@ def test_student_environment_leaves_out_the_instructors_tools():
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     dest = tmp_path_factory.mktemp("publish") / "student-repo"
-    publish(dest, ROOT, log=lambda line: None)
+    publish(dest, ROOT, wheel_dir=dest.parent / "dist", log=lambda line: None)
     return dest
 
 
@@ -179,7 +179,7 @@ def test_no_marker_or_hidden_test_text_anywhere_in_the_published_files(published
 
 @pytest.mark.slow
 def test_a_wheel_built_from_the_student_repository_installs_and_imports_in_a_clean_venv(published, tmp_path):
-    wheel = build_wheel(published, tmp_path / "dist")
+    (wheel,) = (published.parent / "dist").glob("*.whl")     # the wheel publish built and scanned
     with zipfile.ZipFile(wheel) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"course"}
