@@ -35,7 +35,7 @@ from .settings import CourseSettings, read_settings
 LIBRARY = "course"
 COPIED_FILES = ("LICENSE",)
 # The instructor's conda packages that students do not need (grading, authoring, testing).
-INSTRUCTOR_ONLY_CONDA = {"nbgrader", "jupytext", "nbclient", "pytest", "hypothesis"}
+INSTRUCTOR_ONLY_CONDA = {"nbgrader", "jupytext", "nbclient", "pytest", "hypothesis", "tomli"}
 # pyproject.toml tables the student repository does without.
 INSTRUCTOR_ONLY_TABLES = {"project.optional-dependencies", "tool.pytest.ini_options"}
 MARK = "course-publish"          # a file inside DEST/.git: this folder was written by course publish

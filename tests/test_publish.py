@@ -123,7 +123,7 @@ def test_student_pyproject_installs_the_library_alone_from_the_published_url():
 
 def test_student_environment_leaves_out_the_instructors_tools():
     text = student_environment((ROOT / "environment.yml").read_text())
-    assert "nbgrader" not in text and "pytest" not in text and "jupytext" not in text
+    assert "nbgrader" not in text and "pytest" not in text and "jupytext" not in text and "tomli" not in text
     assert "numpy>=1.24" in text and "jupyterlab" in text and "- -e ." in text
 
 
