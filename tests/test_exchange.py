@@ -43,6 +43,8 @@ pytestmark = [
                        reason="creates Unix accounts for the students: run the suite as root (CI does)"),
     pytest.mark.skipif(not (shutil.which("useradd") and shutil.which("userdel")),
                        reason="needs useradd/userdel to create the students' accounts"),
+    pytest.mark.skipif(not shutil.which("bwrap"),
+                       reason="course grade isolates each submission with bubblewrap (apt-get install bubblewrap)"),
 ]
 
 # What each student writes (grade_id -> cell); placeholders are filled with the term's paths.
