@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from pathlib import Path
 
 from .course_dir import Course
@@ -123,7 +124,8 @@ def render_html(result: dict, code: dict[str, str] | None = None) -> str:
 
 
 def write_feedback(course: Course, assignment: str) -> list[Path]:
-    """Write feedback/<student>/<assignment>/<notebook>.html from the stored results."""
+    """Write feedback/<student>/<assignment>/<notebook>.html from the stored results (with the
+    submission's timestamp.txt and submission_secret.txt beside it, for nbgrader's exchange)."""
     written = []
     base = course.root / course.autograded_dir
     for result_file in sorted(base.glob(f"*/{assignment}/*.result.json")):
@@ -134,4 +136,9 @@ def write_feedback(course: Course, assignment: str) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_html(result, exercise_code(course, student, assignment, notebook)))
         written.append(target)
+        # What `nbgrader release_feedback` needs beside the page (nbgrader collect wrote them).
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            kept = course.submission(student, assignment, notebook).with_name(name)
+            if kept.is_file():
+                shutil.copyfile(kept, target.with_name(name))
     return written

@@ -7,8 +7,10 @@ Three steps for each assignment (a folder solutions/<NN_name>/):
    so that releasing twice gives the same bytes;
 2. check: the badge, the Colab set-up cell and the nbgrader metadata are what the course expects
    (see `check_notebook`); any problem stops the release with a list of what to fix;
-3. generate: `nbgrader generate_assignment` writes `assignments/<a>/` (solutions replaced by
-   stubs, hidden tests removed), and the jupytext pairing is dropped from the released copies.
+3. generate: the badge and the set-up cell are written from the course's URL (`repo-url` in
+   pyproject.toml's [tool.course], see autograder.settings) into a staged copy of the sources,
+   from which `nbgrader generate_assignment` writes `assignments/<a>/` (solutions replaced by
+   stubs, hidden tests removed); the jupytext pairing is dropped from the released copies.
 
 Command line: `course release [ASSIGNMENT]` or `python -m autograder.release [ASSIGNMENT]`.
 """
@@ -16,14 +18,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-from course.colab import PIP_REQUIREMENT, badge_markdown
+from course.colab import ANY_BADGE, ANY_PIP_REQUIREMENT, badge_markdown, pip_requirement
+
+from .settings import CourseSettings, read_settings
 
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "assignments"
@@ -136,16 +142,17 @@ def check_notebook(nb: nbformat.NotebookNode, released_as: str) -> list[str]:
     """
     problems = []
     cells = nb.cells
-    badge = badge_markdown(released_as)
-    if not cells or cells[0].cell_type != "markdown" or badge not in cells[0].source:
-        problems.append(f"the first cell must be markdown starting the notebook with the badge {badge}")
+    if not cells or cells[0].cell_type != "markdown" or not ANY_BADGE.search(cells[0].source):
+        problems.append("the first cell must be markdown starting the notebook with an \"Open in "
+                        f"Colab\" badge such as {badge_markdown(released_as, 'https://github.com/OWNER/REPO')} "
+                        "(the release writes the course's URL into it)")
     code_cells = [c for c in cells if c.cell_type == "code"]
-    if not code_cells or PIP_REQUIREMENT not in code_cells[0].source \
+    if not code_cells or not ANY_PIP_REQUIREMENT.search(code_cells[0].source) \
             or '"google.colab" in sys.modules' not in code_cells[0].source:
         problems.append(
             "the first code cell must be the Colab set-up cell: install "
-            f"{PIP_REQUIREMENT!r} only when '\"google.colab\" in sys.modules' "
-            "(the URL must match course.colab.REPO_URL)"
+            f"{pip_requirement('https://github.com/OWNER/REPO')!r} only when "
+            "'\"google.colab\" in sys.modules' (the release writes the course's URL into it)"
         )
     seen = {}
     for index, cell in enumerate(cells):
@@ -205,6 +212,29 @@ def _run_nbgrader(root: Path, *args: str) -> None:
         )
 
 
+def apply_repo_url(nb: nbformat.NotebookNode, released_as: str, settings: CourseSettings) -> nbformat.NotebookNode:
+    """Point the notebook's badge and set-up cell at the course's repository (in place; returns nb).
+
+    released_as: the notebook's path in the student repository, which the badge opens.
+    """
+    badge = badge_markdown(released_as, settings.repo_url, settings.branch)
+    first = nb.cells[0]
+    first.source = ANY_BADGE.sub(lambda _: badge, first.source, count=1)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    setup.source = ANY_PIP_REQUIREMENT.sub(lambda _: pip_requirement(settings.repo_url), setup.source, count=1)
+    return nb
+
+
+def stage_sources(root: Path, names: list[str], stage: Path, settings: CourseSettings) -> None:
+    """Copy the source folders of the assignments into stage, badges and set-up cells from settings."""
+    for name in names:
+        shutil.copytree(root / SOURCE_DIR / name, stage / name)
+        for py_path in notebook_sources(root, name):
+            staged = stage / name / f"{py_path.stem}.ipynb"
+            nb = nbformat.read(staged, as_version=4)
+            nbformat.write(apply_repo_url(nb, release_path(name, py_path.stem), settings), staged)
+
+
 def finish_released(notebook: Path) -> None:
     """Drop the jupytext pairing from a released notebook (students get a plain .ipynb)."""
     nb = nbformat.read(notebook, as_version=4)
@@ -213,7 +243,7 @@ def finish_released(notebook: Path) -> None:
 
 def release(assignment: str | None = None, root: Path | str | None = None, *,
             release_dir: Path | str | None = None, use_db: bool = True,
-            log=print) -> list[Path]:
+            repo_url: str | None = None, log=print) -> list[Path]:
     """Sync, check and generate one assignment (or all of them).
 
     Inputs:
@@ -223,6 +253,8 @@ def release(assignment: str | None = None, root: Path | str | None = None, *,
       into a temporary folder.
     - use_db: record the assignment in root/gradebook.db (autograding needs it); False passes
       --no-db to nbgrader.
+    - repo_url: the repository the badges and set-up cells point at (default: the course's
+      setting, see autograder.settings).
     - log: called with one line of progress at a time.
 
     Returns:
@@ -240,6 +272,10 @@ def release(assignment: str | None = None, root: Path | str | None = None, *,
     if not names:
         raise ReleaseError(f"no assignments found in {root / SOURCE_DIR}")
     release_dir = Path(release_dir).resolve() if release_dir is not None else root / RELEASE_DIR
+    try:
+        settings = read_settings(root, repo_url)
+    except ValueError as error:
+        raise ReleaseError(str(error)) from None
 
     problems = []
     for name in names:
@@ -253,19 +289,22 @@ def release(assignment: str | None = None, root: Path | str | None = None, *,
         raise ReleaseError("cannot release:\n  " + "\n  ".join(problems))
 
     released = []
-    for name in names:
-        args = ["generate_assignment", name, "--force", "--log-level=WARN",
-                f"--CourseDirectory.release_directory={release_dir}"]
-        if not use_db:
-            args.append("--no-db")
-        _run_nbgrader(root, *args)
-        for py_path in notebook_sources(root, name):
-            notebook = release_dir / name / f"{py_path.stem}.ipynb"
-            if not notebook.is_file():
-                raise ReleaseError(f"nbgrader did not write {notebook}")
-            finish_released(notebook)
-            released.append(notebook)
-            log(f"released {notebook}")
+    with tempfile.TemporaryDirectory(prefix="course-release-") as stage:
+        stage_sources(root, names, Path(stage), settings)
+        for name in names:
+            args = ["generate_assignment", name, "--force", "--log-level=WARN",
+                    f"--CourseDirectory.source_directory={stage}",
+                    f"--CourseDirectory.release_directory={release_dir}"]
+            if not use_db:
+                args.append("--no-db")
+            _run_nbgrader(root, *args)
+            for py_path in notebook_sources(root, name):
+                notebook = release_dir / name / f"{py_path.stem}.ipynb"
+                if not notebook.is_file():
+                    raise ReleaseError(f"nbgrader did not write {notebook}")
+                finish_released(notebook)
+                released.append(notebook)
+                log(f"released {notebook}")
     return released
 
 

@@ -1,6 +1,7 @@
-"""The `course` command line: release assignments and grade submissions.
+"""The `course` command line: release assignments, publish them to students, grade submissions.
 
     course release [ASSIGNMENT]     solutions/ -> assignments/ (all assignments by default)
+    course publish DEST             the student repository, without answers (autograder.publish)
     course collect|grade|feedback|export|check|report ...   the grading pipeline (package `autograder`)
     course demo [NAME]              a playground alone on a page, served by Voila (course.demos)
 
@@ -33,6 +34,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sync the jupytext sources, check them, and generate the student release.")
     release.add_argument("assignment", nargs="?", help="e.g. 01_perceptron (default: all)")
 
+    publish = commands.add_parser(
+        "publish", help="write the student repository (no solutions, no hidden tests) into a folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Write the repository students use into DEST, as a git repository with one commit:\n"
+            "assignments/ (every module's release), the course library, a student README,\n"
+            "pyproject.toml, environment.yml and LICENSE. Nothing else: no solutions/, hidden\n"
+            "tests, grader or tests. Every file written, and a wheel built from DEST, is scanned\n"
+            "for the lines of solutions and hidden tests first; a leak stops the publication\n"
+            "and names the file and line."),
+        epilog=(
+            "The repository's URL is set once, as repo-url in the [tool.course] table of\n"
+            "pyproject.toml; the Colab badges, set-up cells and README are written from it.\n"
+            "Then push: git -C DEST push --force origin main"))
+    publish.add_argument("dest", metavar="DEST",
+                         help="folder to write (created if missing; must be empty or written by an "
+                              "earlier `course publish`)")
+    publish.add_argument("--repo-url", metavar="URL",
+                         help="https://github.com/OWNER/REPO of the student repository for this "
+                              "publication (default: repo-url in pyproject.toml's [tool.course])")
+    publish.add_argument("--force", action="store_true",
+                         help="replace everything in a non-empty DEST that `course publish` did not write")
+    publish.add_argument("--no-wheel-check", dest="check_wheel", action="store_false",
+                         help="skip building a wheel from DEST and scanning it (it needs pip and, "
+                              "the first time, the network for setuptools)")
+
     from course.demos import demo_names
 
     demo = commands.add_parser(
@@ -51,7 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _instructor_tool(command: str):
+    """The autograder module behind an instructor command, or None (with a message) without it."""
+    try:
+        return importlib.import_module(f"autograder.{command}")
+    except ModuleNotFoundError as error:
+        if error.name not in ("autograder", f"autograder.{command}"):
+            raise
+        print(f"course {command}: this is the student edition of the course; {command} is an "
+              "instructor's command and runs in the instructor's repository.", file=sys.stderr)
+        return None
+
+
+def _publish(args: argparse.Namespace) -> int:
+    module = _instructor_tool("publish")
+    if module is None:
+        return 2
+    try:
+        module.publish(args.dest, repo_url=args.repo_url, force=args.force, check_wheel=args.check_wheel)
+    except module.PublishError as error:
+        print(f"course publish: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _release(args: argparse.Namespace) -> int:
+    if _instructor_tool("release") is None:
+        return 2
     from autograder.release import ReleaseError, release
 
     try:
@@ -68,9 +121,8 @@ def _grading(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         if error.name not in ("autograder", "autograder.cli"):
             raise
-        print(f"course {args.command}: the grading commands are not available in this "
-              "installation (autograder/cli.py is missing). Only `course release` works for now.",
-              file=sys.stderr)
+        print(f"course {args.command}: this is the student edition of the course, without the "
+              "grading tools; the visible tests are the test cells of each notebook.", file=sys.stderr)
         return 2
     command = getattr(module, args.command, None)
     if command is None:
@@ -108,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "release":
         return _release(args)
+    if args.command == "publish":
+        return _publish(args)
     if args.command == "demo":
         return _demo(args)
     return _grading(args)

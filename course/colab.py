@@ -1,20 +1,16 @@
-"""Where the course lives on GitHub, and the "Open in Colab" links built from it.
+"""The "Open in Colab" links and the pip requirement of the Colab set-up cell, for a repository URL.
 
-The repository URL is written here and nowhere else in the library. The set-up cell at the top of
-every notebook repeats it (that cell runs before the package is installed, so it cannot import
-it); `autograder.release` refuses to release a notebook whose badge or set-up cell disagrees with
-this module, and the tests check the same.
+The URL itself is a setting of the instructor's repository (`repo-url` in pyproject.toml's
+[tool.course] table, read by `autograder.settings`); `course release` and `course publish` write
+the badge and the set-up cell of every released notebook from it with these functions.
 """
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
-REPO_URL = "https://github.com/course-authors/how-networks-learn"
-BRANCH = "main"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-# What pip installs in Colab: the package straight from the repository.
-PIP_REQUIREMENT = f"course @ git+{REPO_URL}.git"
+GITHUB = "https://github.com/"
 
 
 def _repo_path(notebook_path) -> str:
@@ -27,20 +23,41 @@ def _repo_path(notebook_path) -> str:
     return str(path)
 
 
-def colab_url(notebook_path) -> str:
+def check_repo_url(repo_url: str) -> str:
+    """The URL without a trailing slash or .git; ValueError unless it is https://github.com/OWNER/REPO."""
+    url = str(repo_url).strip().removesuffix("/").removesuffix(".git")
+    if not re.fullmatch(r"https://github\.com/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+", url):
+        raise ValueError(
+            f"the course's repository URL must look like https://github.com/OWNER/REPO "
+            f"(Colab opens notebooks from GitHub), got {repo_url!r}")
+    return url
+
+
+def colab_url(notebook_path, repo_url: str, branch: str = "main") -> str:
     """URL that opens a notebook of the repository in Google Colab.
 
     Inputs:
     - notebook_path: path of the .ipynb relative to the repository root (str or Path),
       e.g. "assignments/01_perceptron/01_perceptron.ipynb".
+    - repo_url: https://github.com/OWNER/REPO; branch: the branch Colab reads.
 
     Returns:
     - str, https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/<notebook_path>
     """
-    owner_repo = REPO_URL.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{_repo_path(notebook_path)}"
+    owner_repo = check_repo_url(repo_url).removeprefix(GITHUB)
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{_repo_path(notebook_path)}"
 
 
-def badge_markdown(notebook_path) -> str:
-    """The markdown line of the "Open in Colab" badge for a notebook (see `colab_url`)."""
-    return f"[![Open in Colab]({BADGE_IMAGE})]({colab_url(notebook_path)})"
+def badge_markdown(notebook_path, repo_url: str, branch: str = "main") -> str:
+    """The markdown of the "Open in Colab" badge for a notebook (see `colab_url`)."""
+    return f"[![Open in Colab]({BADGE_IMAGE})]({colab_url(notebook_path, repo_url, branch)})"
+
+
+def pip_requirement(repo_url: str) -> str:
+    """What the set-up cell pip-installs in Colab: the package straight from the repository."""
+    return f"course @ git+{check_repo_url(repo_url)}.git"
+
+
+# Any badge or requirement, whatever repository it names (how release finds the ones to rewrite).
+ANY_BADGE = re.compile(r"\[!\[Open in Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)]*\)")
+ANY_PIP_REQUIREMENT = re.compile(r"course @ git\+https://[^\s\"']+?\.git")

@@ -300,7 +300,8 @@ def regenerate_release(tmp: Path, assignment: str) -> Path:
 
     course = Path(tmp) / "course"
     (course / "solutions").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    for config in ("nbgrader_config.py", "pyproject.toml"):     # pyproject.toml: the course's URL
+        shutil.copy(ROOT / config, course / config)
     shutil.copytree(SOURCE_DIR / assignment, course / "solutions" / assignment)
     release(assignment, root=course, release_dir=course / "fresh", use_db=False, log=lambda line: None)
     return course / "fresh" / assignment

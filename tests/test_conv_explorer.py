@@ -44,14 +44,15 @@ def test_output_size_counts_the_window_positions_and_the_formula_shows_it():
             for padding in (0, 1, 2):
                 if 3 > n + 2 * padding:
                     with pytest.raises(ValueError, match="does not fit"):
-                        conv.output_size(n, 3, stride, padding)
+                        conv.window_count(n, 3, stride, padding)
                     continue
-                positions = len(range(0, n + 2 * padding - 3 + 1, stride))
-                assert conv.output_size(n, 3, stride, padding) == positions
+                padded = n + 2 * padding
+                positions = sum(1 for start in range(padded) if start % stride == 0 and start + 3 <= padded)
+                assert conv.window_count(n, 3, stride, padding) == positions
                 assert conv.output_size_formula(n, 3, stride, padding) == \
                     f"⌊({n} + 2·{padding} − 3) / {stride}⌋ + 1 = {positions}"
     with pytest.raises(ValueError, match="stride must be >= 1"):
-        conv.output_size(8, 3, 0, 0)
+        conv.window_count(8, 3, 0, 0)
 
 
 @pytest.mark.parametrize("kind, library", [("max", F.max_pool2d), ("average", F.avg_pool2d)])

@@ -14,7 +14,8 @@ import pytest
 
 from autograder.release import (check_notebook, find_assignments, notebook_sources, pairs_out_of_sync,
                                 read_source, release_path)
-from course.colab import PIP_REQUIREMENT, REPO_URL, badge_markdown
+from autograder.settings import read_settings
+from course.colab import ANY_PIP_REQUIREMENT, badge_markdown, pip_requirement
 from nbgrader_harness import (RELEASE_DIR, ROOT, cell_problems, execute_notebook, nbgrader_meta,
                               regenerate_release, release_differences, solution_notebooks)
 
@@ -22,6 +23,7 @@ from nbgrader_harness import (RELEASE_DIR, ROOT, cell_problems, execute_notebook
 REQUIRED = ["01_perceptron", "02_universal_approximation"]
 ASSIGNMENTS = find_assignments(ROOT)
 NOTEBOOK_SECONDS = 60
+SETTINGS = read_settings(ROOT)      # the course's URL, from pyproject.toml's [tool.course]
 
 
 def test_required_assignments_are_found():
@@ -73,18 +75,19 @@ def test_committed_notebook_has_no_outputs(path):
     assert not dirty, f"{path}: cells {dirty} carry outputs or execution counts"
 
 
-def test_colab_badge_and_setup_cell_use_the_one_repository_url():
+def test_released_badge_and_setup_cell_use_the_configured_repository_url():
     for assignment in REQUIRED:
-        nb = read_source(ROOT / "solutions" / assignment / f"{assignment}.py")
-        assert nb.cells[0].source.startswith(badge_markdown(release_path(assignment, assignment)))
+        nb = nbformat.read(ROOT / RELEASE_DIR / assignment / f"{assignment}.ipynb", as_version=4)
+        badge = badge_markdown(release_path(assignment, assignment), SETTINGS.repo_url, SETTINGS.branch)
+        assert nb.cells[0].source.startswith(badge)
         setup = next(c for c in nb.cells if c.cell_type == "code")
-        assert PIP_REQUIREMENT in setup.source and REPO_URL in setup.source
+        assert [m.group(0) for m in ANY_PIP_REQUIREMENT.finditer(setup.source)] == [pip_requirement(SETTINGS.repo_url)]
         assert "import course" not in setup.source and "from course" not in setup.source
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab(assignment, tmp_path):
-    nb = read_source(ROOT / "solutions" / assignment / f"{assignment}.py")
+    nb = nbformat.read(ROOT / RELEASE_DIR / assignment / f"{assignment}.ipynb", as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code").source
     (tmp_path / "setup_cell.py").write_text(setup)
     # Locally: -S leaves out site-packages, so `course` (and numpy) cannot be imported; the cell
@@ -102,7 +105,7 @@ def test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_co
     )
     colab = subprocess.run([sys.executable, "-S", "-c", fake_colab], capture_output=True, text=True)
     assert colab.returncode == 0, colab.stderr
-    assert "'pip', 'install'" in colab.stdout and repr(PIP_REQUIREMENT) in colab.stdout
+    assert "'pip', 'install'" in colab.stdout and repr(pip_requirement(SETTINGS.repo_url)) in colab.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,12 +142,12 @@ def test_release_check_rejects_outputs_missing_markers_and_wrong_urls():
     assert any("BEGIN SOLUTION" in p for p in check_notebook(nb, path))
 
     nb = _solution_notebook()
-    nb.cells[0].source = nb.cells[0].source.replace("course-authors", "someone-else")
+    nb.cells[0].source = nb.cells[0].source.replace("Open in Colab", "Open")
     assert any("badge" in p for p in check_notebook(nb, path))
 
     nb = _solution_notebook()
     setup = next(c for c in nb.cells if c.cell_type == "code")
-    setup.source = setup.source.replace("how-networks-learn", "other-repo")
+    setup.source = setup.source.replace("course @ git+", "course-")
     assert any("set-up cell" in p for p in check_notebook(nb, path))
 
     nb = _solution_notebook()

@@ -10,7 +10,7 @@ import pytest
 import autograder.release as release_module
 from autograder.release import ReleaseError, normalize, release, sync_notebook
 from course import cli
-from course.colab import REPO_URL, badge_markdown, colab_url
+from course.colab import badge_markdown, check_repo_url, colab_url, pip_requirement
 from nbgrader_harness import ROOT
 
 
@@ -19,18 +19,27 @@ from nbgrader_harness import ROOT
 
 
 def test_colab_url_points_at_the_notebook_in_the_repository():
-    url = colab_url("assignments/01_perceptron/01_perceptron.ipynb")
-    owner_repo = REPO_URL.split("github.com/")[1]
-    assert url == ("https://colab.research.google.com/github/" + owner_repo
-                   + "/blob/main/assignments/01_perceptron/01_perceptron.ipynb")
-    assert badge_markdown("a/b.ipynb").startswith("[![Open in Colab](")
-    assert badge_markdown("a/b.ipynb").endswith(f"({colab_url('a/b.ipynb')})")
+    url = colab_url("assignments/01_perceptron/01_perceptron.ipynb", "https://github.com/someone/a-course")
+    assert url == ("https://colab.research.google.com/github/someone/a-course"
+                   "/blob/main/assignments/01_perceptron/01_perceptron.ipynb")
+    assert colab_url("a/b.ipynb", "https://github.com/x/y.git/", branch="term-2").endswith("/x/y/blob/term-2/a/b.ipynb")
+    badge = badge_markdown("a/b.ipynb", "https://github.com/x/y")
+    assert badge.startswith("[![Open in Colab](")
+    assert badge.endswith(f"({colab_url('a/b.ipynb', 'https://github.com/x/y')})")
+    assert pip_requirement("https://github.com/x/y/") == "course @ git+https://github.com/x/y.git"
+
+
+@pytest.mark.parametrize("bad", ["github.com/x/y", "http://github.com/x/y", "https://gitlab.com/x/y",
+                                 "https://github.com/x", "https://github.com/x/y/tree/main"])
+def test_a_repository_url_that_colab_cannot_open_is_refused(bad):
+    with pytest.raises(ValueError, match="https://github.com/OWNER/REPO"):
+        check_repo_url(bad)
 
 
 @pytest.mark.parametrize("bad", ["/abs/path.ipynb", "../outside.ipynb", "notes.py"])
 def test_colab_url_rejects_paths_outside_the_repository_or_not_notebooks(bad):
     with pytest.raises(ValueError, match="relative path to an .ipynb"):
-        colab_url(bad)
+        colab_url(bad, "https://github.com/x/y")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +85,12 @@ def test_grading_subcommands_say_clearly_when_the_autograder_is_missing(monkeypa
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     monkeypatch.setattr(cli.importlib, "import_module", missing)
     assert cli.main(["collect", "submissions.zip"]) == 2
-    assert "autograder/cli.py is missing" in capsys.readouterr().err
+    assert "student edition of the course, without the grading tools" in capsys.readouterr().err
+    # The instructor's commands too: the student repository ships the library without autograder.
+    assert cli.main(["publish", "somewhere"]) == 2
+    assert "publish is an instructor's command" in capsys.readouterr().err
+    assert cli.main(["release"]) == 2
+    assert "release is an instructor's command" in capsys.readouterr().err
 
 
 def test_grading_subcommand_not_written_yet(monkeypatch, capsys):
@@ -106,8 +120,9 @@ def test_unknown_subcommand_is_an_error():
 
 @pytest.fixture
 def course_copy(tmp_path):
-    """A course root with nbgrader_config.py and the 01 sources (py + ipynb)."""
+    """A course root with nbgrader_config.py, pyproject.toml and the 01 sources (py + ipynb)."""
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(ROOT / "solutions" / "01_perceptron", tmp_path / "solutions" / "01_perceptron")
     return tmp_path
 
@@ -169,3 +184,24 @@ def test_release_module_command_line(monkeypatch, capsys):
     monkeypatch.setattr(release_module, "release", lambda assignment: calls.append(assignment))
     assert release_module.main(["02_universal_approximation"]) == 0
     assert calls == ["02_universal_approximation"]
+
+
+def test_release_without_the_course_url_says_where_to_set_it(course_copy):
+    (course_copy / "pyproject.toml").write_text('[project]\nname = "course"\n')
+    with pytest.raises(ReleaseError, match=r"set repo-url in the \[tool.course\] table of .*pyproject.toml"):
+        release("01_perceptron", root=course_copy, use_db=False, log=lambda line: None)
+
+
+def test_release_writes_the_badge_and_set_up_cell_from_the_setting(course_copy):
+    text = (course_copy / "pyproject.toml").read_text()
+    (course_copy / "pyproject.toml").write_text(
+        re.sub(r'(?m)^repo-url = ".*"$', 'repo-url = "https://github.com/someone/nets-2027"', text))
+    (released,) = release("01_perceptron", root=course_copy, use_db=False, log=lambda line: None)
+    nb = nbformat.read(released, as_version=4)
+    assert nb.cells[0].source.startswith(
+        "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com"
+        "/github/someone/nets-2027/blob/main/assignments/01_perceptron/01_perceptron.ipynb)")
+    setup = next(c for c in nb.cells if c.cell_type == "code").source
+    assert '"course @ git+https://github.com/someone/nets-2027.git"' in setup
+    # The instructor's sources are left as they are.
+    assert "someone" not in (course_copy / "solutions" / "01_perceptron" / "01_perceptron.py").read_text()

@@ -12,7 +12,7 @@ from course.autograd.grad_mode import _state as grad_mode
 from course.autograd.ops import Op, constant
 
 
-def output_size(size, kernel, stride=1, padding=0):
+def _output_size(size, kernel, stride=1, padding=0):
     """Spatial output size of a convolution or pooling: floor((size + 2p - k) / s) + 1."""
     return (size + 2 * padding - kernel) // stride + 1
 
@@ -52,7 +52,7 @@ class Unfold(Op):
         """The columns of x; with ones_column (rows layout), one more column of ones."""
         n, c, h, w = x.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
-        oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
+        oh, ow = _output_size(h, self.kh, sh, ph), _output_size(w, self.kw, sw, pw)
         if oh < 1 or ow < 1:
             raise ValueError(
                 f"conv/pool: a {self.kh}x{self.kw} window does not fit in a {h}x{w} input "
@@ -105,7 +105,7 @@ class Fold(Op):
     def forward(self, cols):
         n, c, h, w = self.shape
         (sh, sw), (ph, pw) = self.stride, self.padding
-        oh, ow = output_size(h, self.kh, sh, ph), output_size(w, self.kw, sw, pw)
+        oh, ow = _output_size(h, self.kh, sh, ph), _output_size(w, self.kw, sw, pw)
         if self.by_offset:
             cols = cols.reshape(self.kh, self.kw, n, oh, ow, c)
         else:
@@ -139,7 +139,7 @@ class MaxPool(Op):
     def forward(self, x):
         (kh, kw), (sh, sw) = self.kernel, self.stride
         n, c, h, w = x.shape
-        oh, ow = output_size(h, kh, sh), output_size(w, kw, sw)
+        oh, ow = _output_size(h, kh, sh), _output_size(w, kw, sw)
         if oh < 1 or ow < 1:
             raise ValueError(f"max_pool2d: a {kh}x{kw} window does not fit in {h}x{w}")
         views = _window_views(x, self.kernel, self.stride, (oh, ow))
@@ -332,4 +332,4 @@ def avg_pool2d(x, kernel_size, stride=None):
     return means.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
 
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "output_size"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d"]

@@ -8,14 +8,16 @@
 
 The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
 numpy (and, for training, course.nn/optim) only; the most useful of their functions are
-re-exported here for notebooks. matplotlib and ipywidgets are imported the first time a
+re-exported here for notebooks, except those that would answer a graded exercise (the
+perceptron's prediction of module 01, the ReLU sum of module 02): the playgrounds keep those
+private. matplotlib and ipywidgets are imported the first time a
 playground is asked for, never by `import course` or `import course.widgets`.
 """
 
 import importlib
 
 from ._datasets2d import DATASETS, FEATURES, features, make_dataset, train_test_split
-from ._perceptron import mistakes, perceptron_step, predict
+from ._perceptron import mistakes, perceptron_step
 from ._relu_sum import (
     LECTURE_OFFSETS,
     LECTURE_SLOPES,
@@ -26,7 +28,6 @@ from ._relu_sum import (
     fit_output_weights,
     lecture_function,
     relu_pieces,
-    relu_sum,
 )
 
 # Imported here, not through the lazy table below: the module has the function's name, and a
@@ -42,9 +43,9 @@ _PLAYGROUNDS = {
 
 __all__ = list(_PLAYGROUNDS) + [
     "DATASETS", "FEATURES", "features", "make_dataset", "train_test_split",
-    "mistakes", "perceptron_step", "predict",
+    "mistakes", "perceptron_step",
     "LECTURE_OFFSETS", "LECTURE_SLOPES", "LECTURE_WEIGHTS", "approximation_errors", "challenge_status",
-    "fit_gradient_descent", "fit_output_weights", "lecture_function", "relu_pieces", "relu_sum",
+    "fit_gradient_descent", "fit_output_weights", "lecture_function", "relu_pieces",
 ] + ["backward_stepper"]
 
 

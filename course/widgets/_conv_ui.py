@@ -71,7 +71,7 @@ class ConvExplorer(Playground):
         lines = [f"<b>output height</b> {conv.output_size_formula(height, 3, self.stride, self.padding)}"]
         if width != height:
             lines.append(f"<b>output width</b> {conv.output_size_formula(width, 3, self.stride, self.padding)}")
-        oh, ow = conv.output_size(height, 3, self.stride, self.padding), conv.output_size(width, 3, self.stride, self.padding)
+        oh, ow = conv.window_count(height, 3, self.stride, self.padding), conv.window_count(width, 3, self.stride, self.padding)
         if self.pooling == "none":
             lines.append(f"feature map {oh}×{ow}, no pooling")
         elif oh < 2 or ow < 2:

@@ -52,21 +52,23 @@ def as_kernel(kernel):
     return values
 
 
-def output_size(n, k, stride=1, padding=0):
-    """Number of window positions along an axis: floor((n + 2 * padding - k) / stride) + 1.
+def window_count(n, k, stride=1, padding=0):
+    """Number of places a k-wide window fits along an axis of n pixels padded on both sides.
 
-    Raises ValueError when the window is larger than the padded input.
+    Counted directly: the window's first pixel can sit at 0, stride, 2 * stride, ... as long as
+    the window still ends inside the padded axis. Raises ValueError when it never fits.
     """
     if stride < 1 or padding < 0:
         raise ValueError(f"stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
-    if k > n + 2 * padding:
+    last_start = n + 2 * padding - k
+    if last_start < 0:
         raise ValueError(f"a {k}-wide window does not fit in {n} pixels with padding {padding}")
-    return (n + 2 * padding - k) // stride + 1
+    return len(range(0, last_start + 1, stride))
 
 
 def output_size_formula(n, k, stride=1, padding=0):
     """The output-size formula with the numbers filled in, e.g. "⌊(8 + 2·1 − 3) / 1⌋ + 1 = 8"."""
-    return f"⌊({n} + 2·{padding} − {k}) / {stride}⌋ + 1 = {output_size(n, k, stride, padding)}"
+    return f"⌊({n} + 2·{padding} − {k}) / {stride}⌋ + 1 = {window_count(n, k, stride, padding)}"
 
 
 def convolve(image, kernel, stride=1, padding=0):
@@ -77,12 +79,12 @@ def convolve(image, kernel, stride=1, padding=0):
     - kernel: array of shape (KH, KW).
     - stride, padding: ints (zero padding on every side).
 
-    Returns an array of shape (OH, OW), OH = output_size(H, KH, stride, padding), likewise OW:
+    Returns an array of shape (OH, OW), OH = window_count(H, KH, stride, padding), likewise OW:
     out[i, j] = sum over p, q of padded[i*stride + p, j*stride + q] * kernel[p, q].
     """
     image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
-    output_size(image.shape[0], kernel.shape[0], stride, padding)   # raises if it does not fit
-    output_size(image.shape[1], kernel.shape[1], stride, padding)
+    window_count(image.shape[0], kernel.shape[0], stride, padding)   # raises if it does not fit
+    window_count(image.shape[1], kernel.shape[1], stride, padding)
     padded = np.pad(image, padding)
     windows = sliding_window_view(padded, kernel.shape)[::stride, ::stride]
     return np.einsum("ijpq,pq->ij", windows, kernel)

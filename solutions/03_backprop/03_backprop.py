@@ -60,7 +60,7 @@ from threadpoolctl import threadpool_limits
 from course.autograd import Tensor
 import course.nn.functional as F
 from course.data import digits
-from course.gradcheck import assert_close, check_backward, numerical_grad, numerical_jacobian
+from course.gradcheck import assert_close, check_backward, numerical_grad
 from course.viz import draw_graph
 
 # nbgrader sets NBGRADER_EXECUTION while it validates or grades: training is shortened then.
@@ -364,8 +364,9 @@ W_demo = rng.standard_normal((3, 5))
 g_demo = rng.standard_normal(5)
 f_demo = rng.standard_normal(5)
 
-J_matmul = numerical_jacobian(lambda g: W_demo @ g, g_demo)       # (3, 5): one row per output
-J_elementwise = numerical_jacobian(lambda f: f * g_demo, f_demo)  # (5, 5)
+# Row i of a Jacobian is the gradient of output i alone: upstream gradient 1 there, 0 elsewhere.
+J_matmul = np.stack([numerical_grad(lambda g: W_demo @ g, g_demo, dout=e) for e in np.eye(3)])  # (3, 5)
+J_elementwise = np.stack([numerical_grad(lambda f: f * g_demo, f_demo, dout=e) for e in np.eye(5)])  # (5, 5)
 print("J of W g is W:             ", np.allclose(J_matmul, W_demo))
 print("J of f * g is diag(g):     ", np.allclose(J_elementwise, np.diag(g_demo)))
 
