@@ -33,7 +33,7 @@ import math
 import re
 from collections import Counter, defaultdict
 
-from .kernel import skip_magics
+from .magics import translate
 
 K = 10                 # tokens per k-gram
 MIN_SHARED = 40.0      # weight of shared k-grams (about tokens of rare code) a pair needs
@@ -80,7 +80,7 @@ def canonical_lines(code: str) -> dict[str, list[str]]:
     """The code's normalised lines per top-level function (key: its name; "" for the statements
     outside functions). Code that does not parse is taken line by line, stripped."""
     try:
-        tree = ast.parse(skip_magics(code))
+        tree = ast.parse(translate(code)[0])
     except (SyntaxError, ValueError):
         return {"": [line.strip() for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]}
     keys = [node.name if isinstance(node, DEFINITIONS) else "" for node in tree.body]
