@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test test-fast test-colab demo release bench bench-grading clean
+.PHONY: lab test test-fast test-matrix test-colab demo release bench bench-grading clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+# Every supported Python (pyenv's or on the PATH; a missing one is skipped) and the lowest and newest
+# numpy, each in its own environment under .nox/ (noxfile.py; `$(BIN)/nox -l` lists the sessions).
+test-matrix: $(STAMP)
+	$(BIN)/nox
+
 release: $(STAMP)
 	$(BIN)/course release
 
@@ -31,15 +36,18 @@ demo: $(STAMP)
 	$(BIN)/course demo $(DEMO)
 
 # Colab's versions (tests/colab-constraints.txt; pinned there only because they emulate Colab) in a
-# second environment: the notebooks run as in Colab, then the headless widget tests.
+# second environment on Colab's Python: the notebooks run as in Colab, then the headless widget tests.
+# Colab's older runtime version (Python 3.12): `make test-colab COLAB_PYTHON=path/to/python3.12`.
+COLAB_PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) python3.13)
 COLAB_VENV  := .venv-colab
-COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_STAMP := $(COLAB_VENV)/.installed-$(notdir $(COLAB_PYTHON))
 COLAB_TESTS := tests/test_colab.py tests/test_demos.py \
 	tests/test_notebooks.py::test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab \
 	$(wildcard tests/test_widget*.py tests/test_backward_stepper.py tests/test_conv_explorer.py)
 
 $(COLAB_STAMP): pyproject.toml tests/colab-constraints.txt
-	$(PYTHON) -m venv $(COLAB_VENV)
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(COLAB_VENV)/bin/python -m pip install --quiet -r tests/colab-constraints.txt
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
@@ -60,4 +68,4 @@ bench-grading: $(STAMP)
 	$(BIN)/python benchmarks/bench_autograder.py --n 100 --jobs 2
 
 clean:
-	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(COLAB_VENV) .nox .pytest_cache .hypothesis

@@ -50,8 +50,19 @@ _BLOCKED_PREFIXES = ("ctypes.", "gc.get_", "sys._getframe", "sys._current_frames
                      "os.startfile")
 
 
-# Library functions that look at a frame and return only a name, never the frame: allowed.
-ALLOWED_FRAME_USERS = [("typing", "_caller"), ("matplotlib._api", "warn_external")]
+# Library functions that look at a frame and return only a name, never the frame: allowed. The
+# standard library's entries are how typing, namedtuple and the Enum call API learn their caller's
+# module on Python 3.10 and 3.11 (3.12 asks sys._getframemodulename, below); a name missing in the
+# running version is skipped.
+ALLOWED_FRAME_USERS = [("typing", "_caller"), ("typing", "_allow_reckless_class_checks"),
+                       ("typing", "TypeVar.__init__"), ("typing", "ParamSpec.__init__"),
+                       ("typing", "NamedTuple"), ("typing", "TypedDict"),
+                       ("collections", "namedtuple"), ("enum", "EnumMeta._create_"),
+                       ("matplotlib._api", "warn_external")]
+# Audit events that hand out a name, never a frame: sys._getframemodulename (Python 3.12+, which
+# typing, namedtuple, dataclasses and enum call for every honest student) is neither refused nor
+# flagged, although its name starts like sys._getframe's.
+NAME_ONLY_EVENTS = frozenset({"sys._getframemodulename"})
 
 
 def install_audit_hook(report) -> None:
@@ -87,8 +98,9 @@ def install_audit_hook(report) -> None:
         finally:
             inside.pop()
 
-    def hook(event, args, _report=report, _prefixes=_BLOCKED_PREFIXES, _Blocked=Blocked):
-        if inside:
+    def hook(event, args, _report=report, _prefixes=_BLOCKED_PREFIXES, _Blocked=Blocked,
+             _name_only=NAME_ONLY_EVENTS):
+        if inside or event in _name_only:
             return
         if event == "sys._getframe" and direct_caller_allowed():
             return

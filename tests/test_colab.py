@@ -14,6 +14,8 @@ runs are skipped (test_notebooks.py runs the notebooks there); the rest runs in 
 """
 import json
 import os
+import re
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -68,11 +70,19 @@ def test_constraints_name_colabs_versions_of_what_the_notebooks_use():
     assert pins["ipywidgets"].startswith("7."), "Colab's widget front end speaks ipywidgets 7"
 
 
+def colab_pythons() -> list[str]:
+    """The Python versions of Colab's runtimes (the constraints' "Colab runtimes:" line)."""
+    line = next(line for line in CONSTRAINTS.read_text().splitlines() if line.startswith("# Colab runtimes:"))
+    return re.findall(r"Python (3\.\d+)", line)
+
+
 @pytest.mark.skipif(not os.environ.get("COURSE_COLAB_ENV"), reason="only in `make test-colab`")
 def test_this_environment_has_colabs_versions():
     wrong = {name: metadata.version(name) for name, version in colab_pins().items()
              if metadata.version(name) != version}
     assert not wrong, f"installed instead of Colab's versions: {wrong} (rebuild: rm -rf .venv-colab)"
+    python = "%d.%d" % sys.version_info[:2]
+    assert python in colab_pythons(), f"Python {python} is not one of Colab's runtimes {colab_pythons()}"
 
 
 def run_as_in_colab(path: Path, folder: Path):
