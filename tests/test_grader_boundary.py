@@ -136,7 +136,7 @@ ATTACKS = {
         def scale(x):
             try:
                 for obj in gc.get_objects():
-                    if isinstance(obj, dict) and "SECRET_INPUT" in obj:
+                    if isinstance(obj, dict) and "SECRET" + "_INPUT" in obj:
                         obj["np"] = None
             except Exception:
                 pass
