@@ -241,9 +241,11 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
 
 
 def _shows_tainted_text(result: dict) -> bool:
-    """Would feedback show text the kernel produced after it had seen a hidden test's arguments?"""
-    return any(t.get("tainted") and t["status"] in (STATUS_FAILED, STATUS_PASSED) and not str(t.get("failed_part")).startswith("hidden")
-               and (t["error"] or t["output"]) for t in result["tests"]) or \
+    """Would feedback show a message the kernel produced after it had seen a hidden test's
+    arguments (a failed visible part, a student cell's error)? A passed test's output is simply
+    not shown then (see grade_submission)."""
+    return any(t.get("tainted") and t["status"] == STATUS_FAILED
+               and not str(t.get("failed_part")).startswith("hidden") for t in result["tests"]) or \
         any(c.get("tainted") and c["error"] for c in result["cells"])
 
 
@@ -322,7 +324,9 @@ def grade_submission(path: str | Path, source: Source, limits: Limits = Limits()
         _use_text_of_visible_pass(result, path, source, plan, limits, hide, files, scratch_base, preload,
                                   unsafe_no_isolation)
     for record in result["tests"] + result["cells"]:
-        record.pop("tainted", None)
+        if record.pop("tainted", None) and record.get("status") == STATUS_PASSED:
+            record["output"] = ""
+
     for stray in kernel.stray:
         flags.append(f"unexpected data on the grader's channel: {stray[:80]!r}")
     if any(t["error"] == OUT_OF_TIME for t in result["tests"]):

@@ -238,6 +238,17 @@ class Connection:
             raise student_error(answer.get("error_type"), str(error)[:2000])
         return value
 
+    def checkpoint(self) -> None:
+        """Ask the kernel what was blocked or tampered with since the last step (flags)."""
+        try:
+            answer = self.kernel.request({"op": "check"}, self.timeout)
+        except KernelDied as death:
+            raise KernelGone(death) from None
+        for change in answer.get("tamper", []):
+            self.flags.append(f"tampering in {self.label}: {change} (undone)")
+        for blocked in answer.get("blocked", []):
+            self.flags.append(f"{self.label}: {blocked}")
+
     def _may_change(self, value) -> bool:
         """The notebook's own data (what setup cells bound) is never changed by the student's code:
         a test that hands it to a function keeps comparing with the original."""
@@ -684,6 +695,7 @@ class TrustedNotebook:
             error, part = describe(exception), region[0]
             mistakes = _mistakes(exception)
         __ag_region__("visible")
+        connection.checkpoint()
         for name, value in namespace.items():
             if name.startswith("__") or (name in before and before[name] is value):
                 continue
