@@ -369,6 +369,8 @@ class Connection:
         return obj
 
     def fill_object(self, obj, attributes):
+        if not self._may_change(obj):
+            return
         for name, value in attributes.items():
             if name.startswith("__"):
                 continue
