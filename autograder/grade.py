@@ -32,7 +32,7 @@ from .model import Source, hint_regions, load_source
 from .magics import translate
 from .recover import plan_for_file
 from .sandbox import NO_ISOLATION, Kernel, KernelDied, Limits, scratch_folder
-from .trusted import KernelGone, TrustedNotebook
+from .trusted import KernelGone, TrustedNotebook, kernel_flags
 
 STATUS_PASSED, STATUS_FAILED, STATUS_NOT_RUN = "passed", "failed", "not run"
 STATUS_DIED, STATUS_TAMPERED = "kernel died", "tampered"
@@ -145,12 +145,6 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
     done: list[tuple[int, tuple]] = []   # cells that ran: (step index, skipped statements)
     restarts = 0
 
-    def add_flags(step_label, answer):
-        for change in answer.get("tamper", []):
-            flags.append(f"tampering in {step_label}: {change} (undone)")
-        for blocked in dict.fromkeys(answer.get("blocked", [])):
-            flags.append(f"{step_label}: {blocked}")
-
     def restart_and_replay() -> bool:
         nonlocal restarts
         restarts += 1
@@ -217,7 +211,7 @@ def run_plan(plan, source: Source, kernel: Kernel, notebook: TrustedNotebook, re
                     answer = {"error": f"the kernel {death.cause}", "output": ""}
                     break
                 done.append((index, tuple(sorted(skip))))
-                add_flags(step.label, answer)
+                flags += kernel_flags(step.label, answer)
                 break
             if step.kind == "student":
                 notebook.bind(answer)

@@ -43,6 +43,12 @@ LIBRARY_PREFIXES = ("course", "numpy", "math", "operator", "builtins")
 GLOBAL_OPS = ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME")
 
 
+def kernel_flags(label: str, answer: dict) -> list[str]:
+    """The flags for what the kernel blocked or found changed during a step (a cell or a test)."""
+    return [f"tampering in {label}: {change} (undone)" for change in answer.get("tamper", [])] + \
+        [f"{label}: {blocked}" for blocked in dict.fromkeys(answer.get("blocked", []))]
+
+
 class KernelGone(BaseException):
     """The kernel died during a test (a BaseException: test code's `except Exception` lets it by)."""
 
@@ -195,14 +201,7 @@ class Connection:
         message.update(op=op, timeout=self.timeout)
         if self.region.startswith("hidden"):
             self.tainted = True
-        try:
-            answer = self.kernel.request(message, self.timeout)
-        except KernelDied as death:
-            raise KernelGone(death) from None
-        for change in answer.get("tamper", []):
-            self.flags.append(f"tampering in {self.label}: {change} (undone)")
-        for blocked in answer.get("blocked", []):
-            self.flags.append(f"{self.label}: {blocked}")
+        answer = self._ask(message)
         output = answer.get("output", "")
         if isinstance(output, str) and output:
             print(output, end="")
@@ -238,16 +237,15 @@ class Connection:
             raise student_error(answer.get("error_type"), str(error)[:2000])
         return value
 
-    def checkpoint(self) -> None:
-        """Ask the kernel what was blocked or tampered with since the last step (flags)."""
+    def _ask(self, message: dict) -> dict:
         try:
-            answer = self.kernel.request({"op": "check"}, self.timeout)
+            return self.kernel.request(message, self.timeout)
         except KernelDied as death:
             raise KernelGone(death) from None
-        for change in answer.get("tamper", []):
-            self.flags.append(f"tampering in {self.label}: {change} (undone)")
-        for blocked in answer.get("blocked", []):
-            self.flags.append(f"{self.label}: {blocked}")
+
+    def checkpoint(self) -> None:
+        """Ask the kernel what was blocked or tampered with since the last step (flags)."""
+        self.flags += kernel_flags(self.label, self._ask({"op": "check"}))
 
     def _may_change(self, value) -> bool:
         """The notebook's own data (what setup cells bound) is never changed by the student's code:
