@@ -49,13 +49,14 @@ def _rules(asks_by_cell: dict[str, str], forbid, allow=()) -> dict[str, Rule]:
 
 
 TABLE: dict[str, dict[str, Rule]] = {
-    # 01 and 02: the library may train the networks and do arithmetic; only the playgrounds'
-    # private helpers would answer the exercises under the same name.
+    # 01 and 02: the library may train the networks and do arithmetic; only the modules behind the
+    # playgrounds (and the playgrounds' re-exports) compute what the exercises ask for.
     "01_perceptron": _rules({"predict": "the perceptron's prediction",
-                             "train_perceptron": "the perceptron learning rule"}, ("course.widgets",)),
+                             "train_perceptron": "the perceptron learning rule"},
+                            ("course.perceptron", "course.widgets")),
     "02_universal_approximation": _rules({"relu_sum": "the ReLU sum",
                                           "relu_interpolant": "the constructive approximation"},
-                                         ("course.widgets",)),
+                                         ("course.relu_sums", "course.widgets")),
     "03_backprop": {
         **_rules({"linear": "the linear layer's backward pass", "relu": "ReLU's backward pass",
                   "sigmoid": "sigmoid and its backward pass", "tanh": "tanh's backward pass",

@@ -1,7 +1,8 @@
 """Lecture demos: each playground alone on a page, served by Voila with the code hidden.
 
-`DEMOS` is the table of demos: a name to type (`course demo relu-sum`), a title, the
-course.widgets function it needs and the code that shows it. Adding a demo is one entry.
+`DEMOS` is the table of demos, one per playground of course.playgrounds.PLAYGROUNDS (adding a
+playground there adds its demo): a name to type (`course demo relu-sum`), a title, the
+course.widgets function it needs and the code that shows it.
 `write_demo_notebooks(folder)` turns the table into small notebooks; `serve(name)` writes them
 to a temporary folder and runs Voila on one of them (or on the folder, for a list of all).
 
@@ -16,6 +17,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from course.playgrounds import PLAYGROUNDS
 
 
 @dataclass(frozen=True)
@@ -33,40 +36,7 @@ class Demo:
     code: str
 
 
-_BACKWARD_STEPPER_CODE = """\
-import numpy as np
-from course.autograd import Tensor
-from course.widgets import backward_stepper
-
-# Module 04's DAG: x1 is used by two later nodes and W1 by two layers, so their gradients add up.
-rng = np.random.default_rng(1)
-x0 = Tensor(rng.standard_normal(2), requires_grad=True, name="x0")
-W1 = Tensor(rng.standard_normal((2, 2)), requires_grad=True, name="W1")
-W2 = Tensor(rng.standard_normal((2, 2)), requires_grad=True, name="W2")
-x1 = (W1 @ x0).tanh()
-x1.name = "x1"
-x2 = x0 * (W2 @ x1)
-x2.name = "x2"
-x3 = W1 @ x2 + x1
-x3.name = "x3"
-loss = 0.5 * (x3 * x3).sum()
-loss.name = "l"
-stepper = backward_stepper(loss)
-"""
-
-DEMOS = [
-    Demo("relu-sum", "Sums of ReLUs approximate any continuous function", "relu_sum_playground",
-         "from course.widgets import relu_sum_playground\n\nplayground = relu_sum_playground()\n"),
-    Demo("decision-boundary", "Training a small network on 2-d data", "decision_boundary_playground",
-         "from course.widgets import decision_boundary_playground\n\n"
-         "playground = decision_boundary_playground()\n"),
-    Demo("perceptron", "The perceptron's line and its learning rule", "perceptron_playground",
-         "from course.widgets import perceptron_playground\n\nplayground = perceptron_playground()\n"),
-    Demo("backward-stepper", "The backward pass, one node at a time", "backward_stepper",
-         _BACKWARD_STEPPER_CODE),
-    Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
-         "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
-]
+DEMOS = [Demo(p.demo, p.title, p.function, p.code) for p in PLAYGROUNDS]
 
 
 def demo_names() -> list[str]:
@@ -156,7 +126,7 @@ def serve(name=None, port=None, open_browser=True, theme=None) -> int:
         demo = find_demo(name)
         if not is_available(demo):
             raise ValueError(f"demo {name!r} needs course.widgets.{demo.needs}, which this "
-                             "version of the course package does not have yet")
+                             "installation of the course package cannot import")
     if importlib.util.find_spec("voila") is None:
         raise RuntimeError('Voila is not installed: pip install -e ".[demo]" (or "voila>=0.5")')
     folder = Path(tempfile.mkdtemp(prefix="course-demos-"))

@@ -2,13 +2,15 @@
 
 Shared by tests/test_browser.py (JupyterLab and Voila in Chromium) and tests/test_colab.py
 (the notebooks in Colab's versions): both find a notebook's playgrounds in its source, so a new
-module is covered as soon as its notebook is in solutions/, and a new playground needs one line
-in PLAYGROUNDS.
+module is covered as soon as its notebook is in solutions/, and a new playground is covered as
+soon as it has its line in course.playgrounds.PLAYGROUNDS.
 """
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+
+import course.playgrounds
 
 
 @dataclass(frozen=True)
@@ -23,22 +25,13 @@ class Playground:
     action: str
 
 
-PLAYGROUNDS = {p.function: p for p in [
-    Playground("perceptron_playground", "drag"),
-    Playground("decision_boundary_playground", "Step"),
-    Playground("relu_sum_playground", "drag"),
-    Playground("backward_stepper", "Next"),
-    Playground("conv_explorer", "drag"),
-]}
+PLAYGROUNDS = {p.function: Playground(p.function, p.browser_action) for p in course.playgrounds.PLAYGROUNDS}
 
 # The playgrounds a module's notebook must show, by module number (a module not there yet is not
 # checked; a notebook may show more).
-REQUIRED = {
-    "01": {"perceptron_playground", "decision_boundary_playground"},
-    "02": {"relu_sum_playground"},
-    "04": {"backward_stepper"},
-    "05": {"conv_explorer"},
-}
+REQUIRED: dict[str, set[str]] = {}
+for _playground in course.playgrounds.PLAYGROUNDS:
+    REQUIRED.setdefault(_playground.lecture, set()).add(_playground.function)
 
 
 def playground_calls(source: str) -> list[str]:

@@ -242,7 +242,7 @@ def _solution_line(root, grade_id):
 def test_a_planted_solution_line_stops_the_publication_and_is_named(tmp_path):
     root = _course_copy(tmp_path)
     line = _solution_line(root, "numerical_jacobian")
-    target = root / "course" / "widgets" / "_perceptron.py"
+    target = root / "course" / "perceptron.py"
     lines = target.read_text().splitlines()
     target.write_text("\n".join(lines + ["", "", "def _planted(f, x, eps):", f"    {line}", ""]))
     hidden = root / "assignments" / "01_perceptron" / "01_perceptron.ipynb"
@@ -254,7 +254,7 @@ def test_a_planted_solution_line_stops_the_publication_and_is_named(tmp_path):
     with pytest.raises(PublishError) as failure:
         publish(dest, root, check_wheel=False, log=lambda line: None)
     message = str(failure.value)
-    assert f"student/course/widgets/_perceptron.py, line {len(lines) + 4}: solution line of " \
+    assert f"student/course/perceptron.py, line {len(lines) + 4}: solution line of " \
            f"solutions/04_autograd/04_autograd.ipynb, cell 'numerical_jacobian': {line!r}" in message
     assert f"student/assignments/01_perceptron/01_perceptron.ipynb, cell {len(nb.cells) - 1}, line " in message
     assert "nothing was committed" in message and not (dest / ".git").exists()

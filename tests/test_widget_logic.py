@@ -1,14 +1,13 @@
-"""The computation behind the playgrounds, tested without any UI (numpy and course.nn only)."""
+"""The computation behind the playgrounds (course.data's 2-d data sets, course.perceptron,
+course.relu_sums, course.mlp), tested without any UI (numpy and course.nn only)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course.widgets import _datasets2d as data
-from course.widgets import _mlp as mlp
-from course.widgets import _perceptron as perceptron
-from course.widgets import _relu_sum as rs
+from course import data, mlp, perceptron
+from course import relu_sums as rs
 
 TRUTH_TABLES = {"AND": lambda a, b: a & b, "OR": lambda a, b: a | b, "XOR": lambda a, b: a != b}
 
@@ -107,20 +106,12 @@ def test_features_bad_input(X, names, words):
         data.features(X, names)
 
 
-def test_grid_rows_are_x2_and_columns_x1():
-    points, axis = data.grid(5, box=2.0)
-    image = points.reshape(5, 5, 2)
-    np.testing.assert_allclose(image[:, :, 0], np.tile(axis, (5, 1)))  # x1 varies along columns
-    np.testing.assert_allclose(image[:, :, 1], np.tile(axis[:, None], (1, 5)))
-    assert axis[0] == -2.0 and axis[-1] == 2.0
-
-
 # ---- perceptron --------------------------------------------------------------------------------
 
-def test_predict_is_one_on_the_positive_side_and_zero_on_the_line():
+def test_classify_is_one_on_the_positive_side_and_zero_on_the_line():
     # module 01's step: 1 for z > 0, 0 for z <= 0 (a point on the line gets 0)
     X = np.array([[1.0, 1.0], [0.0, 0.0], [-1.0, -1.0]])
-    np.testing.assert_array_equal(perceptron.predict(X, [1.0, 1.0], 0.0), [1, 0, 0])
+    np.testing.assert_array_equal(perceptron.classify(X, [1.0, 1.0], 0.0), [1, 0, 0])
 
 
 def test_perceptron_step_applies_the_rule_to_the_next_misclassified_point():
@@ -219,10 +210,10 @@ def lecture_by_hand(x):
     return -n1 - n2 - n3 + n4 + n5 + n6
 
 
-def test_relu_sum_reproduces_the_lecture_example():
+def test_sum_of_relus_reproduces_the_lecture_example():
     x = np.linspace(-3, 3, 601)
     expected = lecture_by_hand(x)
-    np.testing.assert_allclose(rs.relu_sum(x, rs.LECTURE_SLOPES, rs.LECTURE_OFFSETS, rs.LECTURE_WEIGHTS),
+    np.testing.assert_allclose(rs.sum_of_relus(x, rs.LECTURE_SLOPES, rs.LECTURE_OFFSETS, rs.LECTURE_WEIGHTS),
                                expected, atol=1e-12)
     np.testing.assert_allclose(rs.lecture_function(x), expected, atol=1e-12)
     # at x = 2 only n3..n6 are on: -3.4 + 2.2 + 2.9 + 5 = 6.7
@@ -231,13 +222,13 @@ def test_relu_sum_reproduces_the_lecture_example():
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(*[st.floats(-5, 5)] * 3), min_size=1, max_size=8), st.floats(-2, 2))
-def test_relu_sum_equals_a_loop_over_the_pieces(params, bias):
+def test_sum_of_relus_equals_a_loop_over_the_pieces(params, bias):
     slopes, offsets, weights = map(np.array, zip(*params))
     x = np.linspace(-2, 2, 11)
     loop = np.full_like(x, bias)
     for a, c, w in params:
         loop += w * np.array([max(0.0, a * xi + c) for xi in x])
-    np.testing.assert_allclose(rs.relu_sum(x, slopes, offsets, weights, bias), loop, atol=1e-9)
+    np.testing.assert_allclose(rs.sum_of_relus(x, slopes, offsets, weights, bias), loop, atol=1e-9)
 
 
 def test_relu_pieces_shape_and_shape_errors():
@@ -245,7 +236,7 @@ def test_relu_pieces_shape_and_shape_errors():
     with pytest.raises(ValueError, match="same length"):
         rs.relu_pieces(np.zeros(5), [1.0, 2.0], [0.0])
     with pytest.raises(ValueError, match="weights"):
-        rs.relu_sum(np.zeros(5), [1.0, 2.0], [0.0, 1.0], [1.0])
+        rs.sum_of_relus(np.zeros(5), [1.0, 2.0], [0.0, 1.0], [1.0])
 
 
 def test_spread_knots_start_at_the_left_end_and_stay_inside():
@@ -272,9 +263,9 @@ def test_least_squares_fit_reduces_the_error_and_more_relus_help(name):
     max_errors = []
     for n in (3, 6, 12):
         slopes, offsets = rs.spread_knots(n)
-        before = rs.approximation_errors(rs.relu_sum(x, slopes, offsets, np.zeros(n)), f)[0]
+        before = rs.approximation_errors(rs.sum_of_relus(x, slopes, offsets, np.zeros(n)), f)[0]
         weights, bias = rs.fit_output_weights(x, f, slopes, offsets)
-        after = rs.approximation_errors(rs.relu_sum(x, slopes, offsets, weights, bias), f)[0]
+        after = rs.approximation_errors(rs.sum_of_relus(x, slopes, offsets, weights, bias), f)[0]
         assert after < before
         max_errors.append(after)
     if name != "abs":  # |x| is exact as soon as a knot sits at 0
@@ -289,7 +280,7 @@ def test_gradient_descent_fit_reduces_the_loss():
     slopes, offsets = rs.spread_knots(6)
     rng = np.random.default_rng(0)
     weights = 0.1 * rng.standard_normal(6)
-    mse = lambda a, c, w, b0: float(np.mean((rs.relu_sum(x, a, c, w, b0) - f) ** 2))
+    mse = lambda a, c, w, b0: float(np.mean((rs.sum_of_relus(x, a, c, w, b0) - f) ** 2))
     before = mse(slopes, offsets, weights, 0.0)
     a, c, w, b0, losses = rs.fit_gradient_descent(x, f, slopes, offsets, weights, 0.0, steps=300, lr=0.03)
     assert len(losses) == 300 and losses[0] == pytest.approx(before, rel=1e-6)
@@ -314,7 +305,7 @@ def test_challenge_on_abs_needs_two_relus():
     for n in (1, 2):
         slopes, offsets = np.array([1.0, -1.0][:n]), np.zeros(n)
         weights, bias = rs.fit_output_weights(x, f, slopes, offsets)
-        best.append(rs.approximation_errors(rs.relu_sum(x, slopes, offsets, weights, bias), f)[0])
+        best.append(rs.approximation_errors(rs.sum_of_relus(x, slopes, offsets, weights, bias), f)[0])
     assert not rs.challenge_status(best[0], 1, 1)[0]
     assert rs.challenge_status(best[1], 2, 2)[0]
 
@@ -348,6 +339,19 @@ def test_build_mlp_seed_fixes_the_weights():
     other = [p.data.copy() for p in mlp.build_mlp(2, (4,), seed=2).parameters()]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_build_mlp_and_its_training_do_not_depend_on_the_global_generator():
+    from course.autograd import manual_seed
+
+    def trained(global_seed):
+        manual_seed(global_seed)
+        trainer = mlp.BoundaryTrainer(*data.train_test_split(*data.make_dataset("XOR", 40, 0.3), 0.5),
+                                      hidden=(4,), seed=3)
+        trainer.train(2)
+        return [p.data.copy() for p in trainer.model.parameters()]
+
+    assert all(np.array_equal(a, b) for a, b in zip(trained(0), trained(1)))
 
 
 @pytest.mark.parametrize("activation, affine", [("linear", True), ("tanh", False), ("ReLU", False)])

@@ -1,10 +1,8 @@
 """The three playgrounds driven headless: controls change the figure, buttons change the state,
 slider redraws are fast. The figure is drawn with matplotlib's Agg canvas, no browser needed."""
 
-import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -14,10 +12,8 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 from course.widgets import decision_boundary_playground, perceptron_playground, relu_sum_playground  # noqa: E402
-from course.widgets import _datasets2d as data  # noqa: E402
+from course import data  # noqa: E402
 from course.widgets import _display, _ui  # noqa: E402
-
-REDRAW_BUDGET = 0.100  # seconds, median over a series of slider changes
 
 
 def snapshot(playground):
@@ -52,13 +48,16 @@ def click(playground, name):
     playground.controls[name].click()
 
 
-def median_redraw(slider, values):
-    seconds = []
+def drawing_done_by(playground, slider, values):
+    """Set the slider to each value in turn; returns (redraws, whole-figure draws) that caused.
+
+    How long a redraw takes is measured by benchmarks/bench_widgets.py; the tests check the
+    work: one redraw per change, and the unchanging part of the figure not drawn again.
+    """
+    redraws, whole = len(playground.redraw_seconds), playground.background_draws
     for value in values:
-        started = time.perf_counter()
         slider.value = value
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+    return len(playground.redraw_seconds) - redraws, playground.background_draws - whole
 
 
 def test_importing_course_widgets_loads_neither_matplotlib_nor_ipywidgets():
@@ -150,10 +149,9 @@ def test_boundary_bad_settings_are_reported_not_raised(boundary):
         decision_boundary_playground(hidden="eight", show=False)
 
 
-def test_boundary_redraw_is_fast(boundary):
-    median = median_redraw(boundary.controls["noise"], list(np.linspace(0.0, 1.0, 21)[1:]))
-    print(f"decision_boundary_playground: median redraw {1000 * median:.1f} ms")
-    assert median < REDRAW_BUDGET
+def test_boundary_slider_redraws_once_per_change_over_a_kept_background(boundary):
+    values = list(np.linspace(0.0, 1.0, 21)[1:])
+    assert drawing_done_by(boundary, boundary.controls["noise"], values) == (len(values), 0)
 
 
 # ---- perceptron --------------------------------------------------------------------------------
@@ -215,10 +213,9 @@ def test_perceptron_step_beyond_the_slider_range_widens_it():
                                [*playground.w, playground.b])
 
 
-def test_perceptron_redraw_is_fast(perceptron):
-    median = median_redraw(perceptron.controls["w1"], list(np.linspace(-3.0, 3.0, 20)))
-    print(f"perceptron_playground: median redraw {1000 * median:.1f} ms")
-    assert median < REDRAW_BUDGET
+def test_perceptron_slider_redraws_once_per_change_over_a_kept_background(perceptron):
+    values = list(np.linspace(-3.0, 3.0, 20))
+    assert drawing_done_by(perceptron, perceptron.controls["w1"], values) == (len(values), 0)
 
 
 # ---- ReLU sums ---------------------------------------------------------------------------------
@@ -316,10 +313,17 @@ def test_relu_challenge_mode_says_when_it_is_met(relus):
     assert "hallenge" not in relus.status.value
 
 
-def test_relu_redraw_is_fast(relus):
-    median = median_redraw(relus.controls["slope 3"], list(np.linspace(-3.0, 3.0, 20)))
-    print(f"relu_sum_playground: median redraw {1000 * median:.1f} ms")
-    assert median < REDRAW_BUDGET
+def test_relu_slider_redraws_once_per_change_over_a_kept_background(relus):
+    values = list(np.linspace(-3.0, 3.0, 20))
+    assert drawing_done_by(relus, relus.controls["slope 3"], values) == (len(values), 0)
+
+
+def test_grid_rows_are_x2_and_columns_x1():
+    points, axis = _ui.grid(5, box=2.0)
+    image = points.reshape(5, 5, 2)
+    np.testing.assert_allclose(image[:, :, 0], np.tile(axis, (5, 1)))  # x1 varies along columns
+    np.testing.assert_allclose(image[:, :, 1], np.tile(axis[:, None], (1, 5)))
+    assert axis[0] == -2.0 and axis[-1] == 2.0
 
 
 # ---- showing in a notebook ---------------------------------------------------------------------

@@ -6,19 +6,19 @@
 - backward_stepper(tensor): step through the backward pass of a small graph, node by node.
 - conv_explorer(): one digit through a 3x3 convolution, ReLU and pooling, with stride and padding.
 
-The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
-numpy (and, for training, course.nn/optim) only; the most useful of their functions are
-re-exported here for notebooks, except those that would answer a graded exercise (the
-perceptron's prediction of module 01, the ReLU sum of module 02): the playgrounds keep those
-private. matplotlib and ipywidgets are imported the first time a
-playground is asked for, never by `import course` or `import course.widgets`.
+The list of playgrounds is course.playgrounds.PLAYGROUNDS. This package holds their interfaces
+only; what they compute lives in the library (course.data, course.perceptron, course.relu_sums,
+course.mlp), and the names notebooks imported from here before are re-exported below.
+matplotlib and ipywidgets are imported the first time a playground is asked for, never by
+`import course` or `import course.widgets`.
 """
 
 import importlib
 
-from ._datasets2d import DATASETS, FEATURES, features, make_dataset, train_test_split
-from ._perceptron import mistakes, perceptron_step
-from ._relu_sum import (
+from course.data import DATASETS, FEATURES, features, make_dataset, train_test_split
+from course.perceptron import mistakes, perceptron_step
+from course.playgrounds import PLAYGROUNDS
+from course.relu_sums import (
     LECTURE_OFFSETS,
     LECTURE_SLOPES,
     LECTURE_WEIGHTS,
@@ -30,28 +30,23 @@ from ._relu_sum import (
     relu_pieces,
 )
 
-# Imported here, not through the lazy table below: the module has the function's name, and a
-# loaded submodule would otherwise shadow it. It needs numpy only until a stepper is built.
+# Imported now, not when first asked for: the module has the function's name, and loading it
+# later would set this package's attribute to the module. It needs numpy only until a stepper is built.
 from course.widgets.backward_stepper import backward_stepper
 
-_PLAYGROUNDS = {
-    "decision_boundary_playground": "._boundary_ui",
-    "perceptron_playground": "._perceptron_ui",
-    "relu_sum_playground": "._relu_ui",
-    "conv_explorer": "._conv_ui",
-}
+_WIDGET_MODULES = {p.function: p.widget_module for p in PLAYGROUNDS}
 
-__all__ = list(_PLAYGROUNDS) + [
+__all__ = list(_WIDGET_MODULES) + [
     "DATASETS", "FEATURES", "features", "make_dataset", "train_test_split",
     "mistakes", "perceptron_step",
     "LECTURE_OFFSETS", "LECTURE_SLOPES", "LECTURE_WEIGHTS", "approximation_errors", "challenge_status",
     "fit_gradient_descent", "fit_output_weights", "lecture_function", "relu_pieces",
-] + ["backward_stepper"]
+]
 
 
 def __getattr__(name):
-    if name in _PLAYGROUNDS:
-        return getattr(importlib.import_module(_PLAYGROUNDS[name], __name__), name)
+    if name in _WIDGET_MODULES:
+        return getattr(importlib.import_module(f"{__name__}.{_WIDGET_MODULES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

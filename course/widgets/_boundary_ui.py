@@ -3,9 +3,9 @@
 import ipywidgets as widgets
 import numpy as np
 
-from . import _datasets2d as data
-from ._mlp import ACTIVATIONS, BoundaryTrainer, parse_hidden
-from ._ui import (CLASS_COLORS, Playground, class_colormap, display_if_in_notebook, float_slider,
+from course import data
+from course.mlp import ACTIVATIONS, BoundaryTrainer, parse_hidden
+from ._ui import (CLASS_COLORS, Playground, class_colormap, display_if_in_notebook, float_slider, grid,
                   new_figure, nice_ceiling)
 
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -26,7 +26,7 @@ class DecisionBoundaryPlayground(Playground):
         if isinstance(hidden, (tuple, list)):
             hidden = ",".join(str(width) for width in hidden)
         self.n_points, self.seed, self.train_epochs = n_points, seed, train_epochs
-        self.grid_points, _ = data.grid(grid_cells)
+        self.grid_points, _ = grid(grid_cells)
         self.grid_cells = grid_cells
         self.error = None
         self._build_controls(dataset, noise, feature_names, hidden, activation, lr)

@@ -3,9 +3,9 @@
 import ipywidgets as widgets
 import numpy as np
 
-from . import _datasets2d as data
-from . import _perceptron as perceptron
-from ._ui import (CLASS_COLORS, Playground, class_colormap, display_if_in_notebook, float_slider,
+from course import data
+from course import perceptron
+from ._ui import (CLASS_COLORS, Playground, class_colormap, display_if_in_notebook, float_slider, grid,
                   new_figure, widen_to)
 
 PERCEPTRON_DATASETS = ("AND", "OR", "XOR", "blobs")
@@ -31,7 +31,7 @@ class PerceptronPlayground(Playground):
         self.last_index = None
         self._next_start = 0
         self.X, self.y = data.make_dataset(dataset, n_points, noise, seed)
-        self.grid_points, self.grid_axis = data.grid(40)
+        self.grid_points, self.grid_axis = grid(40)
         self._build_controls(dataset, noise)
         self._build_figure()
         self.redraw()
@@ -130,7 +130,7 @@ class PerceptronPlayground(Playground):
 
     def _update_artists(self):
         n = len(self.grid_axis)
-        predicted = perceptron.predict(self.grid_points, self.w, self.b)
+        predicted = perceptron.classify(self.grid_points, self.w, self.b)
         self.artists["regions"].set_data((2.0 * predicted - 1.0).reshape(n, n))
         self.artists["points"].set_offsets(self.X)
         self.artists["points"].set_facecolors(_CLASS_COLORS[self.y])

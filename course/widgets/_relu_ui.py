@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 import numpy as np
 
-from . import _relu_sum as rs
+from course import relu_sums as rs
 from ._ui import Playground, display_if_in_notebook, float_slider, new_figure, nice_ceiling, widen_to
 
 FIT_METHODS = {
@@ -67,7 +67,7 @@ class ReluSumPlayground(Playground):
     def approximation(self):
         """g(x) on self.x from the first n_relus ReLUs; array of shape (n_points,)."""
         n = self.n_relus
-        return rs.relu_sum(self.x, self.slopes[:n], self.offsets[:n], self.weights[:n], self.bias)
+        return rs.sum_of_relus(self.x, self.slopes[:n], self.offsets[:n], self.weights[:n], self.bias)
 
     def errors(self):
         """(max error, mean error) of the approximation against the target on self.x."""

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from course.data import BOX
 from course.widgets._display import ShowsOnce
 
 
@@ -37,6 +38,20 @@ def class_colormap():
     return LinearSegmentedColormap.from_list(
         "course_classes", [(0.98, 0.72, 0.42), (1.0, 1.0, 1.0), (0.55, 0.72, 0.95)]
     )
+
+
+def grid(n_cells=60, box=BOX):
+    """Points of a regular grid over the square [-box, box]^2, for drawing heat maps.
+
+    Returns a tuple of:
+    - points: array of shape (n_cells * n_cells, 2); row r * n_cells + c has x2 from row r
+      and x1 from column c, so values.reshape(n_cells, n_cells) is an image with x2 going up
+      when drawn with origin="lower".
+    - axis: array of shape (n_cells,), the coordinates along each axis.
+    """
+    axis = np.linspace(-box, box, n_cells)
+    x1, x2 = np.meshgrid(axis, axis)
+    return np.stack([x1.ravel(), x2.ravel()], axis=1), axis
 
 
 def new_figure(width, height, dpi=80):
@@ -88,11 +103,14 @@ class Playground(ShowsOnce):
     - controls: dict of the input widgets, by name.
     - figure: the matplotlib Figure; artists: dict of its changing artists, by name.
     - image: the Image widget showing the figure; status: an HTML widget with text.
-    - redraw_seconds: durations of all redraws so far.
+    - redraw_seconds: durations of all redraws so far (benchmarks/bench_widgets.py reports them).
+    - background_draws: how many redraws drew the whole figure (the others pasted the background
+      and drew only the changing artists).
     """
 
     def __init__(self):
         self.redraw_seconds = []
+        self.background_draws = 0
         self._holding = 0
         self._changing = []  # (axes, artist) pairs drawn on every redraw
         self._background = None
@@ -119,6 +137,7 @@ class Playground(ShowsOnce):
         key = tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes)
         if key != self._background_key:
             canvas.draw()  # everything that is not animated
+            self.background_draws += 1
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self._background_key = key
         else:

@@ -1,14 +1,15 @@
-"""The perceptron behind perceptron_playground: prediction, mistakes and one learning step.
+"""The perceptron of module 01: its classification, its mistakes and one step of its learning rule.
 
-Labels are 0 and 1; the perceptron predicts 1 where w^T x + b > 0 and 0 elsewhere
-(module 01's step: a point on the line gets 0).
+Labels are 0 and 1; the perceptron classifies a point x as 1 where w^T x + b > 0 and as 0
+elsewhere (module 01's step: a point on the line gets 0). perceptron_playground draws with these.
+The module 01 exercise `predict` is the student's to write: here it is called `classify`.
 """
 
 import numpy as np
 
 
-def predict(X, w, b):
-    """Perceptron prediction.
+def classify(X, w, b):
+    """The perceptron's classes of the points X.
 
     Inputs:
     - X: array of shape (N, D), the points.
@@ -21,7 +22,7 @@ def predict(X, w, b):
 
 def mistakes(X, y, w, b):
     """Indices of the misclassified points, as an int array of shape (M,), in increasing order."""
-    return np.flatnonzero(predict(X, w, b) != np.asarray(y))
+    return np.flatnonzero(classify(X, w, b) != np.asarray(y))
 
 
 def perceptron_step(X, y, w, b, lr=1.0, start=0):
@@ -51,7 +52,7 @@ def perceptron_step(X, y, w, b, lr=1.0, start=0):
         return w.copy(), float(b), None
     later = wrong[wrong >= start % len(X)]
     i = int(later[0]) if len(later) else int(wrong[0])
-    error = int(y[i]) - int(predict(X[i : i + 1], w, b)[0])  # +1 or -1
+    error = int(y[i]) - int(classify(X[i : i + 1], w, b)[0])  # +1 or -1
     return w + lr * error * X[i], float(b) + lr * error, i
 
 

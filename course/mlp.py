@@ -1,17 +1,19 @@
-"""The small classifier behind decision_boundary_playground, built and trained with course.nn/optim.
+"""A small classifier of 2-d points: a multilayer perceptron built and trained with course.nn/optim.
 
 The network maps the chosen input features of a point (x1, x2) through hidden layers to two
 logits (class 0, class 1) and is trained on the cross-entropy loss with plain SGD on
 mini-batches. One `step()` is one epoch: one pass over the training points.
+decision_boundary_playground trains one of these. Its initial weights and its shuffling come
+from generators of its own, seeded by `seed` alone: it never reseeds course.autograd's generator
+(course.autograd.manual_seed), and that generator does not change what it does.
 """
 
 import numpy as np
 
 from course import nn, optim
-from course.autograd import Tensor, manual_seed, no_grad
+from course.autograd import Tensor, no_grad
+from course.data import features
 from course.nn import functional as F
-
-from ._datasets2d import features
 
 ACTIVATIONS = ("ReLU", "tanh", "sigmoid", "linear")
 MAX_LAYERS = 6
@@ -55,14 +57,18 @@ def build_mlp(n_inputs, hidden=(4,), activation="tanh", n_outputs=2, seed=0):
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     make_activation = {"ReLU": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": None}[activation]
-    manual_seed(seed)
-    layers, width_in = [], n_inputs
-    for width in hidden:
-        layers.append(nn.Linear(width_in, width))
-        if make_activation is not None:
+    rng = np.random.default_rng(seed)
+    widths = [n_inputs, *hidden, n_outputs]
+    layers = []
+    for width_in, width_out in zip(widths, widths[1:]):
+        if layers and make_activation is not None:
             layers.append(make_activation())
-        width_in = width
-    layers.append(nn.Linear(width_in, n_outputs))
+        layer = nn.Linear(width_in, width_out)
+        # nn.Linear's initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from our generator
+        bound = 1.0 / np.sqrt(width_in)
+        for parameter in layer.parameters():
+            parameter.data[...] = rng.uniform(-bound, bound, size=parameter.shape)
+        layers.append(layer)
     return nn.Sequential(*layers)
 
 
@@ -72,7 +78,7 @@ class BoundaryTrainer:
     Inputs:
     - X_train, X_test: arrays of shape (N_train, 2) and (N_test, 2), the points.
     - y_train, y_test: int arrays of shape (N_train,) and (N_test,), labels 0 or 1.
-    - feature_names: input features (keys of course.widgets._datasets2d.FEATURES).
+    - feature_names: input features (keys of course.data.FEATURES).
     - hidden, activation, seed: as in build_mlp.
     - lr: learning rate of SGD; batch_size: points per update.
 

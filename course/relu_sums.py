@@ -1,4 +1,7 @@
-"""Sums of ReLUs on an interval: the computation behind relu_sum_playground.
+"""Sums of ReLUs on an interval (module 02): evaluate, fit, and measure an approximation.
+
+relu_sum_playground draws with these. The module 02 exercise `relu_sum` is the student's to
+write: here it is called `sum_of_relus`.
 
 A network with one hidden layer of n ReLUs and one input x computes
     g(x) = sum_i v_i * ReLU(w_i * x + b_i) + c
@@ -9,6 +12,9 @@ n4 = ReLU(1.2x - 0.2), n5 = ReLU(2x - 1.1), n6 = ReLU(5x - 5), combined as
 """
 
 import numpy as np
+
+from course.autograd import Tensor
+from course.optim import Adam
 
 INTERVAL = (-2.0, 2.0)  # where targets are drawn and errors measured
 
@@ -38,7 +44,7 @@ def relu_pieces(x, slopes, offsets):
     return np.maximum(0.0, x * slopes + offsets)
 
 
-def relu_sum(x, slopes, offsets, weights, bias=0.0):
+def sum_of_relus(x, slopes, offsets, weights, bias=0.0):
     """g(x) = sum_i w_i ReLU(a_i x + c_i) + b0.
 
     Inputs:
@@ -57,7 +63,7 @@ def relu_sum(x, slopes, offsets, weights, bias=0.0):
 def lecture_function(x):
     """The lecture's example -n1 - n2 - n3 + n4 + n5 + n6 evaluated at x (any shape)."""
     x = np.asarray(x, dtype=np.float64)
-    return relu_sum(x.ravel(), LECTURE_SLOPES, LECTURE_OFFSETS, LECTURE_WEIGHTS).reshape(x.shape)
+    return sum_of_relus(x.ravel(), LECTURE_SLOPES, LECTURE_OFFSETS, LECTURE_WEIGHTS).reshape(x.shape)
 
 
 def _step(x):
@@ -134,9 +140,6 @@ def fit_gradient_descent(x, target_values, slopes, offsets, weights, bias=0.0, s
     Returns (slopes, offsets, weights, bias, losses): three arrays of shape (n,), a float, and
     the list of the `steps` losses seen before each step.
     """
-    from course.autograd import Tensor
-    from course.optim import Adam
-
     x = Tensor(np.asarray(x, dtype=np.float64).reshape(-1, 1))
     target = Tensor(np.asarray(target_values, dtype=np.float64).reshape(-1, 1))
 
