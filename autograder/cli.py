@@ -1,31 +1,13 @@
-"""The grading commands of `course` (course/cli.py hands each one its arguments):
+"""What the instructor's `course` commands do, one function per command (release, publish, collect,
+grade, feedback, export, check, report).
 
-    course collect ASSIGNMENT SOURCE                 a folder or an LMS zip -> submitted/
-    course grade ASSIGNMENT [--jobs N] [--timeout S] [--submission-timeout S] [--memory MB] [--force]
-                 [--student ID ...] [--dask ADDRESS [--dask-tls-ca F --dask-tls-cert F --dask-tls-key F]]
-                 [--unsafe-no-isolation]
-    course feedback ASSIGNMENT                       feedback/<student>/<assignment>/<nb>.html
-    course export ASSIGNMENT [--format csv|gradescope] [--output FILE]
-    course check [NOTEBOOK]                          a student's own check of the visible tests
-    course report ASSIGNMENT                         reports/<assignment>/index.html and report.json
-
-Each function takes the argparse Namespace built by course/cli.py (`command`, `argv`) and
-returns the exit status. `--course DIR` (default: the current directory) picks the course root.
+course/cli.py parses the command line (`course COMMAND --help` lists every option) and calls the
+function of the command's name with the parsed options; each returns the exit status.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-
-
-def _parse(args, build) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"course {getattr(args, 'command', '')}".strip())
-    parser.add_argument("--course", default=None, help="course root (default: current directory)")
-    build(parser)
-    if hasattr(args, "argv"):
-        return parser.parse_args(list(args.argv))
-    return args
 
 
 def _course(options):
@@ -34,11 +16,29 @@ def _course(options):
     return Course.at(options.course)
 
 
-def collect(args) -> int:
-    def build(p):
-        p.add_argument("assignment")
-        p.add_argument("source", help="a folder or a zip of downloaded notebooks")
-    options = _parse(args, build)
+def release(options) -> int:
+    from .release import ReleaseError, release as run
+
+    try:
+        run(options.assignment)
+    except ReleaseError as error:
+        print(f"course release: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def publish(options) -> int:
+    from .publish import PublishError, publish as run
+
+    try:
+        run(options.dest, repo_url=options.repo_url, force=options.force, check_wheel=options.check_wheel)
+    except PublishError as error:
+        print(f"course publish: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def collect(options) -> int:
     from .collect import collect as run
 
     try:
@@ -50,26 +50,7 @@ def collect(args) -> int:
     return 0
 
 
-def grade(args) -> int:
-    def build(p):
-        p.add_argument("assignment")
-        p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
-        p.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
-        p.add_argument("--submission-timeout", type=float, default=600.0,
-                       help="seconds for a whole submission; tests left then are not run (default 600)")
-        p.add_argument("--memory", type=int, default=2048, help="MB of memory per submission (default 2048)")
-        p.add_argument("--force", action="store_true", help="regrade even up-to-date results")
-        p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-        p.add_argument("--dask", metavar="ADDRESS", help="grade on a dask.distributed scheduler "
-                       "(tls://HOST:PORT with the three --dask-tls-* files; see the README)")
-        p.add_argument("--dask-tls-ca", metavar="FILE", help="certificate of the authority that signed "
-                       "the cluster's certificates")
-        p.add_argument("--dask-tls-cert", metavar="FILE", help="this client's certificate")
-        p.add_argument("--dask-tls-key", metavar="FILE", help="this client's private key")
-        p.add_argument("--unsafe-no-isolation", action="store_true",
-                       help="grade even without OS isolation (no bubblewrap here); "
-                            "the scores are marked unverified")
-    options = _parse(args, build)
+def grade(options) -> int:
     from .batch import grade_class, summary_table
     from .sandbox import IsolationUnavailable, Limits, require_isolation
 
@@ -136,10 +117,7 @@ def dask_security(address: str, ca: str | None = None, cert: str | None = None, 
     return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
 
-def feedback(args) -> int:
-    def build(p):
-        p.add_argument("assignment")
-    options = _parse(args, build)
+def feedback(options) -> int:
     from .feedback import write_feedback
 
     written = write_feedback(_course(options), options.assignment)
@@ -147,12 +125,7 @@ def feedback(args) -> int:
     return 0
 
 
-def export(args) -> int:
-    def build(p):
-        p.add_argument("assignment")
-        p.add_argument("--format", choices=["csv", "gradescope"], default="csv")
-        p.add_argument("--output", default=None, help="CSV file (default: grades-<assignment>.csv)")
-    options = _parse(args, build)
+def export(options) -> int:
     from .export import export_csv, export_gradescope
 
     course = _course(options)
@@ -166,15 +139,7 @@ def export(args) -> int:
     return 0
 
 
-def report(args) -> int:
-    def build(p):
-        p.description = ("Write the class report of a graded assignment: scores, results per exercise, "
-                         "the gradient mistakes the class made, flagged submissions and pairs of "
-                         "submissions whose own code is suspiciously similar. Reads autograded/ and "
-                         "submitted/; writes reports/ASSIGNMENT/index.html (one self-contained page) "
-                         "and reports/ASSIGNMENT/report.json.")
-        p.add_argument("assignment", help="a graded assignment, e.g. 03_backprop")
-    options = _parse(args, build)
+def report(options) -> int:
     from .report import summary, write_report
 
     try:
@@ -186,11 +151,7 @@ def report(args) -> int:
     return 0
 
 
-def check(args) -> int:
-    def build(p):
-        p.add_argument("notebook", nargs="?", help="the notebook to check (in Colab: the open one)")
-        p.add_argument("--timeout", type=float, default=60.0)
-    options = _parse(args, build)
+def check(options) -> int:
     path = Path(options.notebook) if options.notebook else _colab_notebook()
     if path is None or not path.is_file():
         print("course check: give the notebook to check, e.g. `course check 01_perceptron.ipynb`",

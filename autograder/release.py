@@ -12,11 +12,10 @@ Three steps for each assignment (a folder solutions/<NN_name>/):
    from which `nbgrader generate_assignment` writes `assignments/<a>/` (solutions replaced by
    stubs, hidden tests removed); the jupytext pairing is dropped from the released copies.
 
-Command line: `course release [ASSIGNMENT]` or `python -m autograder.release [ASSIGNMENT]`.
+Command line: `course release [ASSIGNMENT]`.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -306,21 +305,3 @@ def release(assignment: str | None = None, root: Path | str | None = None, *,
                 released.append(notebook)
                 log(f"released {notebook}")
     return released
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m autograder.release",
-        description="Generate the student notebooks in assignments/ from solutions/.")
-    parser.add_argument("assignment", nargs="?", help="e.g. 01_perceptron (default: all)")
-    args = parser.parse_args(argv)
-    try:
-        release(args.assignment)
-    except ReleaseError as error:
-        print(f"release: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
 """The `course` command line, the Colab links and the release script's building blocks."""
+import argparse
 import shutil
 import re
 import sys
@@ -69,43 +70,73 @@ def test_release_subcommand_reports_a_release_error(monkeypatch, capsys):
     assert "no assignment 'nope'" in capsys.readouterr().err
 
 
-def test_grading_subcommands_pass_their_arguments_to_autograder_cli(monkeypatch):
+def test_instructor_commands_get_their_parsed_options(monkeypatch):
     received = []
     fake = types.ModuleType("autograder.cli")
-    for name in cli.GRADING_COMMANDS:
-        setattr(fake, name, lambda args: received.append((args.command, args.argv)) or 0)
+    for name in cli.INSTRUCTOR_COMMANDS:
+        setattr(fake, name, lambda options: received.append(options) or 0)
     monkeypatch.setitem(sys.modules, "autograder.cli", fake)
-    assert cli.main(["grade", "01_perceptron", "--timeout", "30"]) == 0
-    assert cli.main(["export", "--format=csv"]) == 0
-    assert received == [("grade", ["01_perceptron", "--timeout", "30"]), ("export", ["--format=csv"])]
+    assert cli.main(["grade", "01_perceptron", "--timeout", "30", "--student", "a", "--student", "b"]) == 0
+    assert cli.main(["export", "02_universal_approximation", "--format=gradescope"]) == 0
+    grade, export = received
+    assert (grade.command, grade.assignment, grade.timeout, grade.student, grade.jobs) == \
+        ("grade", "01_perceptron", 30.0, ["a", "b"], 2)
+    assert (export.command, export.assignment, export.format, export.course) == \
+        ("export", "02_universal_approximation", "gradescope", None)
 
 
-def test_grading_subcommands_say_clearly_when_the_autograder_is_missing(monkeypatch, capsys):
+def test_instructor_commands_say_clearly_when_the_autograder_is_missing(monkeypatch, capsys):
     def missing(name):
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     monkeypatch.setattr(cli.importlib, "import_module", missing)
-    assert cli.main(["collect", "submissions.zip"]) == 2
-    assert "student edition of the course, without the grading tools" in capsys.readouterr().err
-    # The instructor's commands too: the student repository ships the library without autograder.
-    assert cli.main(["publish", "somewhere"]) == 2
-    assert "publish is an instructor's command" in capsys.readouterr().err
-    assert cli.main(["release"]) == 2
-    assert "release is an instructor's command" in capsys.readouterr().err
+    # The student repository ships the library without the autograder.
+    for argv in (["collect", "01_perceptron", "submissions.zip"], ["publish", "somewhere"], ["release"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "student edition of the course, without the grading tools" in err
+        assert f"{argv[0]} is an instructor's command" in err
 
 
-def test_grading_subcommand_not_written_yet(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "autograder.cli", types.ModuleType("autograder.cli"))
-    assert cli.main(["feedback"]) == 2
-    assert "no function 'feedback'" in capsys.readouterr().err
+def test_a_missing_dependency_of_the_autograder_is_not_taken_for_the_student_edition(monkeypatch):
+    def missing(name):
+        raise ModuleNotFoundError("No module named 'nbgrader'", name="nbgrader")
+    monkeypatch.setattr(cli.importlib, "import_module", missing)
+    with pytest.raises(ModuleNotFoundError, match="nbgrader"):
+        cli.main(["feedback", "01_perceptron"])
 
 
-def test_help_lists_every_subcommand(capsys):
+def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in ["release", *cli.GRADING_COMMANDS]:
+    for name in [*cli.INSTRUCTOR_COMMANDS, "demo"]:
         assert name in out
+
+
+def _options_of(parser):
+    """Every optional and positional argument of a parser, with its help text."""
+    return [(action.dest, action.help) for action in parser._actions
+            if not isinstance(action, argparse._SubParsersAction) and action.dest != "help"]
+
+
+def test_every_command_and_option_has_help():
+    parser = cli.build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == {*cli.INSTRUCTOR_COMMANDS, "demo"}
+    for name, command in commands.choices.items():
+        assert command.description, f"course {name} has no description"
+        for dest, text in _options_of(command):
+            assert text and text != argparse.SUPPRESS, f"course {name}: {dest} has no help"
+
+
+def test_grading_options_are_shown_by_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--jobs", "--timeout", "--submission-timeout", "--memory", "--force", "--student",
+                   "--dask", "--unsafe-no-isolation", "--course"):
+        assert option in out
 
 
 def test_unknown_subcommand_is_an_error():
@@ -177,13 +208,6 @@ def test_release_writes_student_notebooks_without_solutions_or_hidden_tests(cour
     assert "raise NotImplementedError" in text
     assert "jupytext" not in nbformat.read(released[0], as_version=4).metadata
     assert any(line.startswith("released") for line in lines)
-
-
-def test_release_module_command_line(monkeypatch, capsys):
-    calls = []
-    monkeypatch.setattr(release_module, "release", lambda assignment: calls.append(assignment))
-    assert release_module.main(["02_universal_approximation"]) == 0
-    assert calls == ["02_universal_approximation"]
 
 
 def test_release_without_the_course_url_says_where_to_set_it(course_copy):
