@@ -9,7 +9,7 @@ import traceback
 
 import pytest
 
-from autograder import demo
+from autograder import fixture_course
 from autograder.magics import translate
 
 
@@ -112,12 +112,12 @@ def test_graded_submission_runs_magic_cells_and_notes_the_rest(tmp_path):
     from autograder.model import load_source
     from autograder.sandbox import Limits
 
-    root = demo.make_course(tmp_path / "course")
-    code = dict(demo.correct_code())
+    root = fixture_course.make_course(tmp_path / "course")
+    code = dict(fixture_course.correct_code())
     code["double"] = "%%time\n" + code["double"]
     code["relu"] = "%%capture\nprint('hidden noise')\n" + code["relu"]
     code["mean_square"] = "!ls /\n%matplotlib inline\n" + code["mean_square"]
-    path = demo.write_notebook(root, "alice", demo.notebook_with(
+    path = fixture_course.write_notebook(root, "alice", fixture_course.notebook_with(
         code, extra_cells=[("imports", "%%bash\necho hi")]))
     source = load_source(root / "solutions" / "ps1" / "ps1.ipynb")
     result = grade_submission(path, source, Limits(timeout=10, memory_mb=1024, grace=3))
@@ -134,9 +134,9 @@ def test_a_magic_cell_without_metadata_is_still_matched_to_its_solution(tmp_path
     from autograder.model import load_source
     from autograder.recover import make_plan
 
-    root = demo.make_course(tmp_path / "course")
-    code = dict(demo.correct_code(), double="%%time\n" + demo.correct_code()["double"])
-    data = nbformat.writes(demo.notebook_with(code, strip_metadata=True)).encode()
+    root = fixture_course.make_course(tmp_path / "course")
+    code = dict(fixture_course.correct_code(), double="%%time\n" + fixture_course.correct_code()["double"])
+    data = nbformat.writes(fixture_course.notebook_with(code, strip_metadata=True)).encode()
     plan = make_plan(data, load_source(root / "solutions" / "ps1" / "ps1.ipynb"))
     double = [step for step in plan.steps if step.cell_id == "double"]
     assert len(double) == 1 and double[0].code.startswith("%%time")

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from autograder import demo
+from autograder import fixture_course as demo
 from autograder.course_dir import Course
 from autograder.grade import grade_submission
 from autograder.model import load_source

@@ -7,18 +7,18 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder import demo
+from autograder import fixture_course
 from autograder.collect import collect
 from autograder.course_dir import Course
 
 
 @pytest.fixture
 def course(tmp_path):
-    return Course.at(demo.make_course(tmp_path / "course"))
+    return Course.at(fixture_course.make_course(tmp_path / "course"))
 
 
 def _nb_bytes(replacements=None):
-    return nbformat.writes(demo.notebook_with(demo.correct_code() if replacements is None else replacements)).encode()
+    return nbformat.writes(fixture_course.notebook_with(fixture_course.correct_code() if replacements is None else replacements)).encode()
 
 
 def _entry(name, day=1, hour=10):
@@ -107,7 +107,7 @@ def test_naive_and_aware_timestamps_compare(course, tmp_path):
     stamps = {"gina": "2030-01-01 10:00:00", "hank": "2030-01-01 10:00:00.000000 UTC",
               "ivan": "2000-01-01T10:00:00+02:00", "jill": "2000-01-01 10:00:00"}
     for student, stamp in stamps.items():
-        demo.write_notebook(course.root, student, demo.notebook_with({}))
+        fixture_course.write_notebook(course.root, student, fixture_course.notebook_with({}))
         (course.root / "submitted" / student / "ps1" / "timestamp.txt").write_text(stamp)
         (source / f"{student}.ipynb").write_bytes(_nb_bytes())
     report = collect(course, "ps1", source)

@@ -74,7 +74,7 @@ def test_without_tls_a_plain_warning(capsys):
 
 
 def test_command_line_hands_the_security_to_the_client(certificates, monkeypatch, tmp_path):
-    from autograder import demo
+    from autograder import fixture_course
     from course.cli import main
 
     seen = {}
@@ -87,7 +87,7 @@ def test_command_line_hands_the_security_to_the_client(certificates, monkeypatch
         raise Refused
 
     monkeypatch.setattr(distributed, "Client", fake_client)
-    root = str(demo.make_course(tmp_path / "course"))
+    root = str(fixture_course.make_course(tmp_path / "course"))
     with pytest.raises(Refused):
         main(["grade", "ps1", "--course", root, "--dask", "tls://10.0.0.5:8786",
               "--dask-tls-ca", certificates["ca"], "--dask-tls-cert", certificates["cert"],
@@ -102,15 +102,15 @@ def test_a_tls_scheduler_grades_for_the_instructor_and_refuses_a_client_without_
         certificates, tmp_path, capsys):
     from distributed.security import Security
 
-    from autograder import demo
+    from autograder import fixture_course
     from course.cli import main
 
     everyone = Security(tls_ca_file=certificates["ca"], tls_scheduler_cert=certificates["cert"],
                         tls_scheduler_key=certificates["key"], tls_worker_cert=certificates["cert"],
                         tls_worker_key=certificates["key"], tls_client_cert=certificates["cert"],
                         tls_client_key=certificates["key"], require_encryption=True)
-    root = demo.make_course(tmp_path / "course")
-    demo.write_notebook(root, "alice", demo.notebook_with(demo.correct_code()))
+    root = fixture_course.make_course(tmp_path / "course")
+    fixture_course.write_notebook(root, "alice", fixture_course.notebook_with(fixture_course.correct_code()))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://",
                                   security=everyone, dashboard_address=None) as cluster:
         address = cluster.scheduler_address

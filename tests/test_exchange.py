@@ -1,7 +1,7 @@
 """A term through nbgrader's exchange, with real Unix accounts (the recipe of README's JupyterHub section).
 
 The instructor (root, in a course folder only root can enter) generates and releases the tiny
-course of `autograder.demo` with `nbgrader release_assignment`; three students, each a Unix account
+course of `autograder.fixture_course` with `nbgrader release_assignment`; three students, each a Unix account
 of their own, fetch it, work on it and submit it with nbgrader's commands: one correct, one
 partial, one hostile (her answer looks for the others' submissions and the solutions while it is
 graded, and she pokes at the exchange herself). The instructor collects, runs `course grade`,
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import demo
+from autograder import fixture_course
 
 COURSE_ID = "exchange-test"
 TAG = secrets.token_hex(2)
@@ -48,7 +48,7 @@ pytestmark = [
 ]
 
 # What each student writes (grade_id -> cell); placeholders are filled with the term's paths.
-PARTIAL = {**demo.correct_code(), "relu": "def relu(x):\n    return np.abs(x)\n"}
+PARTIAL = {**fixture_course.correct_code(), "relu": "def relu(x):\n    return np.abs(x)\n"}
 HOSTILE_DOUBLE = textwrap.dedent('''\
     import glob
 
@@ -170,7 +170,7 @@ def term():
         (config / "nbgrader_config.py").write_text(
             f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {COURSE_ID!r}\n"
             f"c.Exchange.root = {str(exchange)!r}\n")
-        demo.make_course(instructor)
+        fixture_course.make_course(instructor)
         env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
                "JUPYTER_CONFIG_PATH": str(config), "LANG": "C.UTF-8"}
         for name in STUDENTS.values():
@@ -181,12 +181,12 @@ def term():
         if python is None:
             pytest.skip(f"the students' accounts cannot run nbgrader from this environment ({student_env})")
 
-        # The instructor releases (demo.make_course wrote assignments/ps1 as `course release` would).
+        # The instructor releases (fixture_course.make_course wrote assignments/ps1 as `course release` would).
         _run(_nbgrader("release_assignment", "ps1"), cwd=instructor, env=env)
 
         # The students fetch, work and submit, each as themselves.
-        answers = {"correct": demo.correct_code(), "partial": PARTIAL,
-                   "hostile": {**demo.correct_code(), "double": HOSTILE_DOUBLE.format(
+        answers = {"correct": fixture_course.correct_code(), "partial": PARTIAL,
+                   "hostile": {**fixture_course.correct_code(), "double": HOSTILE_DOUBLE.format(
                        instructor=instructor, exchange=exchange, course=COURSE_ID)}}
         (base / "student.py").write_text(STUDENT)
 

@@ -13,7 +13,7 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder import demo
+from autograder import fixture_course as demo
 from autograder.batch import grade_class
 from autograder.course_dir import Course
 from autograder.feedback import write_feedback

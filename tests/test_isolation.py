@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import demo, sandbox
+from autograder import fixture_course, sandbox
 from autograder.sandbox import Kernel, Limits
 
 REPO = Path(sandbox.__file__).resolve().parents[1]
@@ -101,11 +101,11 @@ kernel.close()
 
 def plant_course(root: Path) -> dict[str, list[str]]:
     """A course with the files the grader must never show: what the kernel must not see or write."""
-    demo.make_course(root)
+    fixture_course.make_course(root)
     (root / "submissions.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     (root / "grades-ps1.csv").write_text("student,score\nalice,6\n")
     (root / "gradebook.db").write_bytes(b"SQLite format 3\x00")
-    demo.write_notebook(root, "alice", demo.notebook_with(demo.correct_code()))
+    fixture_course.write_notebook(root, "alice", fixture_course.notebook_with(fixture_course.correct_code()))
     secret = [str(root / name) for name in ("submissions.zip", "grades-ps1.csv", "gradebook.db",
                                             "nbgrader_config.py", "solutions/ps1/ps1.ipynb",
                                             "submitted/alice/ps1/ps1.ipynb")]
@@ -247,8 +247,8 @@ def _machine_without_bubblewrap(monkeypatch):
 
 
 def test_without_isolation_grading_refuses_unless_told_and_marks_scores(tmp_path, monkeypatch, capsys):
-    root = demo.make_course(tmp_path / "course")
-    demo.write_notebook(root, "alice", demo.notebook_with(demo.correct_code()))
+    root = fixture_course.make_course(tmp_path / "course")
+    fixture_course.write_notebook(root, "alice", fixture_course.notebook_with(fixture_course.correct_code()))
     _machine_without_bubblewrap(monkeypatch)
     try:
         assert sandbox.isolation() == {"kind": "none", "reason": "bubblewrap (bwrap) is not installed",
@@ -283,8 +283,8 @@ def test_without_isolation_grading_refuses_unless_told_and_marks_scores(tmp_path
 
 @needs_bwrap
 def test_isolated_results_say_so_and_are_not_unverified(tmp_path, capsys):
-    root = demo.make_course(tmp_path / "course")
-    demo.write_notebook(root, "alice", demo.notebook_with(demo.correct_code()))
+    root = fixture_course.make_course(tmp_path / "course")
+    fixture_course.write_notebook(root, "alice", fixture_course.notebook_with(fixture_course.correct_code()))
     assert _grade(root) == 0
     table = capsys.readouterr().out
     result = json.loads((root / "autograded" / "alice" / "ps1" / "ps1.result.json").read_text())

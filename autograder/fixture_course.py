@@ -1,7 +1,7 @@
-"""A tiny course to try the grading pipeline on (and to test it): one assignment `ps1` with three
-graded functions, its release, and submissions of every kind a class produces.
+"""A test fixture: a tiny course to test the grading pipeline on (and to try it): one assignment
+`ps1` with three graded functions, its release, and submissions of every kind a class produces.
 
-    from autograder.demo import make_course, write_submission
+    from autograder.fixture_course import make_course, write_submission
     root = make_course(tmp_path)                  # solutions/ps1, assignments/ps1, nbgrader_config.py
     write_submission(root, "alice", "correct")    # submitted/alice/ps1/ps1.ipynb
 
