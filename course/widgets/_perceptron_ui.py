@@ -160,7 +160,7 @@ def perceptron_playground(dataset="AND", n_points=40, noise=0.3, w=(1.0, 1.0), b
     crosses on the misclassified points.
 
     Inputs:
-    - dataset, n_points, noise, seed: the data (see course.widgets._datasets2d.make_dataset).
+    - dataset, n_points, noise, seed: the data (see course.data.make_dataset).
     - w: (w1, w2) and b: the starting weights and bias; lr: the perceptron's learning rate.
     - show: display the playground when called in a notebook.
 
