@@ -3,8 +3,6 @@
 The logic tests need numpy (and course); the UI tests need ipywidgets and matplotlib and use
 small synthetic images, so that they do not load scikit-learn.
 """
-import statistics
-import time
 import warnings
 
 import numpy as np
@@ -13,8 +11,6 @@ import pytest
 from course.autograd import Tensor
 import course.nn.functional as F
 from course.widgets import _convolution as conv
-
-REDRAW_BUDGET = 0.100  # seconds, median over a series of control changes
 
 
 # ---- the computation ------------------------------------------------------------------------
@@ -197,18 +193,15 @@ def test_bad_arguments_are_reported():
         conv_explorer(images=images, labels=np.zeros(3), show=False)
 
 
-def test_a_control_change_redraws_in_under_100_ms(explorer):
+def test_each_control_change_redraws_once(explorer):
+    # How long a redraw takes is measured by benchmarks/bench_widgets.py.
     c = explorer.controls
     changes = [("stride", 2), ("padding", 0), ("kernel", "blur"), ("k11", 1.0), ("pooling", "average"),
                ("stride", 1), ("padding", 2), ("kernel", "sobel y"), ("example", 3), ("pooling", "max")] * 3
-    seconds = []
     for name, value in changes:
-        started = time.perf_counter()
+        before, changed = len(explorer.redraw_seconds), c[name].value != value
         c[name].value = value
-        seconds.append(time.perf_counter() - started)
-    median = statistics.median(seconds)
-    print(f"conv_explorer: median redraw {1e3 * median:.1f} ms over {len(seconds)} control changes")
-    assert median < REDRAW_BUDGET
+        assert len(explorer.redraw_seconds) == before + changed, f"setting {name} to {value!r}"
 
 
 def test_default_images_are_the_digits():

@@ -22,7 +22,6 @@ from nbgrader_harness import (RELEASE_DIR, ROOT, cell_problems, execute_notebook
 # The modules this repository must have; more may exist.
 REQUIRED = ["01_perceptron", "02_universal_approximation"]
 ASSIGNMENTS = find_assignments(ROOT)
-NOTEBOOK_SECONDS = 60
 SETTINGS = read_settings(ROOT)      # the course's URL, from pyproject.toml's [tool.course]
 
 
@@ -199,10 +198,9 @@ def test_staleness_check_notices_an_edited_release(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.parent.name)
-def test_solution_notebook_runs_clean_and_fast(path):
+def test_solution_notebook_runs_clean(path):
     # PYTHONWARNINGS=default shows every warning once (on stderr), so none can hide.
     nb, seconds = execute_notebook(path, env={"PYTHONWARNINGS": "default"})
     problems = cell_problems(nb)
     assert not problems, "\n".join(problems)
-    assert seconds < NOTEBOOK_SECONDS, f"{path.name} took {seconds:.1f} s (limit {NOTEBOOK_SECONDS} s)"
-    print(f"{path.name}: {seconds:.1f} s")
+    print(f"{path.name}: {seconds:.1f} s (benchmarks/bench_notebooks.py compares it with its budget)")
