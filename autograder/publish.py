@@ -37,7 +37,8 @@ COPIED_FILES = ("LICENSE",)
 # The instructor's conda packages that students do not need (grading, authoring, testing).
 INSTRUCTOR_ONLY_CONDA = {"nbgrader", "jupytext", "nbclient", "pytest", "hypothesis", "tomli"}
 # pyproject.toml tables the student repository does without.
-INSTRUCTOR_ONLY_TABLES = {"project.optional-dependencies", "tool.pytest.ini_options"}
+INSTRUCTOR_ONLY_TABLES = {"project.optional-dependencies", "tool.pytest.ini_options", "tool.importlinter",
+                          "tool.importlinter.contracts"}
 MARK = "course-publish"          # a file inside DEST/.git: this folder was written by course publish
 
 

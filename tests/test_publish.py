@@ -119,6 +119,7 @@ def test_student_pyproject_installs_the_library_alone_from_the_published_url():
     assert student["project"]["dependencies"] == mine["project"]["dependencies"]
     assert student["project"]["scripts"] == mine["project"]["scripts"]
     assert "optional-dependencies" not in student["project"] and "pytest" not in student["tool"]
+    assert "importlinter" not in student["tool"]      # its contracts name the autograder, not published
 
 
 def test_student_environment_leaves_out_the_instructors_tools():

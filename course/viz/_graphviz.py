@@ -7,10 +7,7 @@ import shutil
 
 import graphviz
 
-INSTALL_HINT = (
-    "The graphviz program `dot` was not found, so the graph is shown as DOT source. To see the "
-    "picture, install graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
-    "`conda install -c conda-forge graphviz`, or `brew install graphviz` (macOS); Colab has it already.")
+from course.viz.graph import INSTALL_HINT
 
 
 def render_svg(graph):

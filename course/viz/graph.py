@@ -20,6 +20,19 @@ RECEIVED_COLOR = "#bbf7d0"
 OP_COLOR = "#f5f5f5"
 FLOW_COLOR = "#c2410c"
 
+# Shown with the DOT source where the drawing cannot be made.
+INSTALL_HINT = (
+    "The graphviz program `dot` was not found, so the graph is shown as DOT source. To see the "
+    "picture, install graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`conda install -c conda-forge graphviz`, or `brew install graphviz` (macOS); Colab has it already.")
+
+
+def render_svg(drawing):
+    """A drawing made by build_graph as an SVG string, or None when graphviz's `dot` is missing."""
+    from course.viz._graphviz import render_svg as render
+
+    return render(drawing)
+
 
 def graph_tensors(root):
     """Every tensor `root` was computed from (constants included), each after its inputs."""

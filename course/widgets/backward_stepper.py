@@ -277,7 +277,7 @@ class BackwardStepper(ShowsOnce):
     def svg_or_source(self, position):
         """HTML for the graph widget: the SVG, or the DOT source where `dot` is missing."""
         if position not in self._drawings:
-            from course.viz._graphviz import INSTALL_HINT, render_svg
+            from course.viz.graph import INSTALL_HINT, render_svg
 
             drawing = self.drawing(position)
             svg = render_svg(drawing)
