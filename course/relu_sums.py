@@ -3,7 +3,7 @@
 relu_sum_playground draws with these. The module 02 exercise `relu_sum` is the student's to
 write: here it is called `sum_of_relus`.
 
-A network with one hidden layer of n ReLUs and one input x computes
+A network with one hidden layer of K ReLUs and one input x computes
     g(x) = sum_i v_i * ReLU(w_i * x + b_i) + c
 with slopes w_i, offsets b_i, output weights v_i and an output bias c (module 02's names).
 The lecture's example is n1 = ReLU(-5x - 7.7), n2 = ReLU(-1.2x - 1.3), n3 = ReLU(1.2x + 1),
@@ -26,13 +26,13 @@ CHALLENGE_TOLERANCE = 0.05
 
 
 def relu_pieces(x, slopes, offsets):
-    """The hidden ReLUs n_i(x) = ReLU(a_i x + c_i).
+    """The hidden ReLUs n_i(x) = ReLU(w_i x + b_i).
 
     Inputs:
     - x: array of shape (N,), the inputs.
-    - slopes, offsets: arrays of shape (n,), a_i and c_i.
+    - slopes, offsets: arrays of shape (K,), w_i and b_i.
 
-    Returns an array of shape (N, n) with entry [k, i] = max(0, a_i x_k + c_i).
+    Returns an array of shape (N, K) with entry [k, i] = max(0, w_i x_k + b_i).
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
     slopes = np.asarray(slopes, dtype=np.float64)
@@ -45,11 +45,11 @@ def relu_pieces(x, slopes, offsets):
 
 
 def sum_of_relus(x, slopes, offsets, weights, bias=0.0):
-    """g(x) = sum_i w_i ReLU(a_i x + c_i) + b0.
+    """g(x) = sum_i v_i ReLU(w_i x + b_i) + c.
 
     Inputs:
     - x: array of shape (N,).
-    - slopes, offsets, weights: arrays of shape (n,); bias: float b0.
+    - slopes, offsets, weights: arrays of shape (K,), w_i, b_i and v_i; bias: float c.
 
     Returns an array of shape (N,).
     """
@@ -88,12 +88,12 @@ TARGET_LABELS = {
 
 
 def spread_knots(n, interval=INTERVAL):
-    """Slopes and offsets of n ReLUs ReLU(x - k_i) with knots k_i spread evenly over the interval.
+    """Slopes and offsets of K ReLUs ReLU(x - k_i) with knots k_i spread evenly over the interval.
 
     The first knot sits at the left end, so together with an output bias these ReLUs can
     express every piecewise linear function with kinks at the knots.
 
-    Returns (slopes, offsets), arrays of shape (n,).
+    Returns (slopes, offsets), arrays of shape (K,).
     """
     left, right = interval
     knots = left + (right - left) * np.arange(n) / max(n, 1)
@@ -109,14 +109,14 @@ def approximation_errors(approximation, target):
 def fit_output_weights(x, target_values, slopes, offsets, fit_bias=True):
     """Least-squares output weights (and bias) for fixed hidden ReLUs.
 
-    Minimises sum_k (sum_i w_i ReLU(a_i x_k + c_i) + b0 - f(x_k))^2 over w (and b0).
+    Minimises sum_k (sum_i v_i ReLU(w_i x_k + b_i) + c - f(x_k))^2 over v (and c).
 
     Inputs:
     - x: array of shape (N,); target_values: array of shape (N,), f(x).
-    - slopes, offsets: arrays of shape (n,), kept fixed.
-    - fit_bias: also fit b0 (otherwise b0 = 0).
+    - slopes, offsets: arrays of shape (K,), kept fixed.
+    - fit_bias: also fit c (otherwise c = 0).
 
-    Returns (weights, bias): array of shape (n,) and float.
+    Returns (weights, bias): array of shape (K,) and float.
     """
     design = relu_pieces(x, slopes, offsets)
     if fit_bias:
@@ -134,10 +134,10 @@ def fit_gradient_descent(x, target_values, slopes, offsets, weights, bias=0.0, s
 
     Inputs:
     - x, target_values: arrays of shape (N,).
-    - slopes, offsets, weights: arrays of shape (n,); bias: float. Starting point.
+    - slopes, offsets, weights: arrays of shape (K,); bias: float. Starting point.
     - steps: number of Adam steps; lr: its learning rate.
 
-    Returns (slopes, offsets, weights, bias, losses): three arrays of shape (n,), a float, and
+    Returns (slopes, offsets, weights, bias, losses): three arrays of shape (K,), a float, and
     the list of the `steps` losses seen before each step.
     """
     x = Tensor(np.asarray(x, dtype=np.float64).reshape(-1, 1))
@@ -146,18 +146,18 @@ def fit_gradient_descent(x, target_values, slopes, offsets, weights, bias=0.0, s
     def parameter(values):
         return Tensor(np.array(values, dtype=np.float64).reshape(1, -1), requires_grad=True)
 
-    a, c, w = parameter(slopes), parameter(offsets), parameter(weights)
-    b0 = Tensor(np.array([[bias]], dtype=np.float64), requires_grad=True)
-    optimizer = Adam([a, c, w, b0], lr=lr)
+    w, b, v = parameter(slopes), parameter(offsets), parameter(weights)
+    c = Tensor(np.array([[bias]], dtype=np.float64), requires_grad=True)
+    optimizer = Adam([w, b, v, c], lr=lr)
     losses = []
     for _ in range(steps):
-        prediction = ((x * a + c).relu() * w).sum(axis=1, keepdims=True) + b0
+        prediction = ((x * w + b).relu() * v).sum(axis=1, keepdims=True) + c
         loss = ((prediction - target) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    return a.data.ravel().copy(), c.data.ravel().copy(), w.data.ravel().copy(), float(b0.data[0, 0]), losses
+    return w.data.ravel().copy(), b.data.ravel().copy(), v.data.ravel().copy(), float(c.data[0, 0]), losses
 
 
 def challenge_status(max_error, n_relus, k, tolerance=CHALLENGE_TOLERANCE):

@@ -202,14 +202,19 @@ NONLINEAR = {  # name: (function of one Tensor, input shape)
 }
 
 
+def point_and_upstreams(name, count, seed):
+    """The op called name, a random point x for it and `count` random upstream gradients."""
+    f, shape = NONLINEAR[name]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    out_shape = f(Tensor(x)).shape
+    return f, x, [rng.standard_normal(out_shape) for _ in range(count)]
+
+
 @CREATE_GRAPH
 @pytest.mark.parametrize("name", list(NONLINEAR))
 def test_backward_is_linear_in_the_upstream_gradient(name, create_graph):
-    f, shape = NONLINEAR[name]
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(shape)
-    out_shape = f(Tensor(x)).shape
-    y1, y2 = rng.standard_normal(out_shape), rng.standard_normal(out_shape)
+    f, x, (y1, y2) = point_and_upstreams(name, 2, seed=3)
     a, b = 1.5, -0.75
     combined = vjp(f, x, a * y1 + b * y2, create_graph).data
     separate = a * vjp(f, x, y1, create_graph).data + b * vjp(f, x, y2, create_graph).data
@@ -219,10 +224,7 @@ def test_backward_is_linear_in_the_upstream_gradient(name, create_graph):
 @CREATE_GRAPH
 @pytest.mark.parametrize("name", list(NONLINEAR))
 def test_backward_agrees_with_central_differences(name, create_graph):
-    f, shape = NONLINEAR[name]
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal(shape)
-    y = rng.standard_normal(f(Tensor(x)).shape)
+    f, x, (y,) = point_and_upstreams(name, 1, seed=4)
     (numeric,) = numerical_gradients(lambda v: inner(f(Tensor(v)).data, y), x)
     np.testing.assert_allclose(vjp(f, x, y, create_graph).data, numeric, rtol=1e-6, atol=1e-8)
 
