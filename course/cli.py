@@ -76,7 +76,7 @@ def _command(commands, name, **kwargs) -> argparse.ArgumentParser:
 
 def _course_option(parser):
     parser.add_argument("--course", metavar="DIR", default=None,
-                        help="the course root, where nbgrader_config.py is (default: the current directory)")
+                        help="the course root (default: the current directory)")
 
 
 def _assignment(parser, example="01_perceptron"):
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=2, metavar="N",
                        help="submissions graded at once (default: 2)")
     grade.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                       help="time limit of each cell; a cell that takes longer scores 0 (default: 30)")
+                       help="time limit of each cell, in seconds (default: 30)")
     grade.add_argument("--submission-timeout", type=float, default=600.0, metavar="SECONDS",
                        help="time limit of a whole submission; tests left then are not run (default: 600)")
     grade.add_argument("--memory", type=int, default=2048, metavar="MB",
