@@ -3,7 +3,13 @@
 Three places read this table: `course.widgets` (which function lives in which of its modules),
 `course.demos` (`course demo NAME` serves a playground alone on a page) and the tests (which
 notebook must show which playground, and how the browser test drives it). Adding a playground
-is one entry in PLAYGROUNDS below, next to the code of the playground itself.
+is one entry in PLAYGROUNDS below, for example
+
+    Playground("saturation_playground", "_saturation_ui", "03", "drag",
+               "saturation", "Saturating activations stop the gradient"),
+
+for a function saturation_playground defined in course/widgets/_saturation_ui.py, shown by module
+03's notebook, driven by dragging its first slider, served by `course demo saturation`.
 
 Nothing here imports matplotlib, ipywidgets or the playgrounds: it is plain data.
 """

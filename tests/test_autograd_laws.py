@@ -229,6 +229,23 @@ def test_backward_agrees_with_central_differences(name, create_graph):
     np.testing.assert_allclose(vjp(f, x, y, create_graph).data, numeric, rtol=1e-6, atol=1e-8)
 
 
+# Their gradient is the upstream gradient through a mask that does not move with x (the second
+# derivative is 0 where it exists): the library records nothing for it, where PyTorch records zeros.
+PIECEWISE_LINEAR = {"relu of a sum", "max over an axis", "max_pool2d"}
+
+
+@pytest.mark.parametrize("name", sorted(set(NONLINEAR) - PIECEWISE_LINEAR))
+def test_create_graph_records_the_backward_pass(name):
+    f, x, (y,) = point_and_upstreams(name, 1, seed=5)
+    assert vjp(f, x, y, create_graph=True).requires_grad
+
+
+@pytest.mark.parametrize("name", list(NONLINEAR))
+def test_without_create_graph_the_gradient_has_no_graph(name):
+    f, x, (y,) = point_and_upstreams(name, 1, seed=5)
+    assert not vjp(f, x, y, create_graph=False).requires_grad
+
+
 # ---- softmax ---------------------------------------------------------------------------------
 
 ROWS = st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=6)
