@@ -22,7 +22,6 @@ from nbgrader_harness import (RELEASE_DIR, ROOT, cell_problems, execute_notebook
 # The modules this repository must have; more may exist.
 REQUIRED = ["01_perceptron", "02_universal_approximation"]
 ASSIGNMENTS = find_assignments(ROOT)
-NOTEBOOK_SECONDS = 60
 SETTINGS = read_settings(ROOT)      # the course's URL, from pyproject.toml's [tool.course]
 
 
@@ -198,11 +197,11 @@ def test_staleness_check_notices_an_edited_release(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.parent.name)
-def test_solution_notebook_runs_clean_and_fast(path):
-    # PYTHONWARNINGS=default shows every warning once (on stderr), so none can hide.
-    nb, seconds = execute_notebook(path, env={"PYTHONWARNINGS": "default"})
-    problems = cell_problems(nb)
-    assert not problems, "\n".join(problems)
-    assert seconds < NOTEBOOK_SECONDS, f"{path.name} took {seconds:.1f} s (limit {NOTEBOOK_SECONDS} s)"
-    print(f"{path.name}: {seconds:.1f} s")
+@pytest.mark.parametrize("module", [p.parent.name for p in solution_notebooks()])
+def test_solution_notebook_runs_clean(module, solution_run):
+    # The session's shared run of the notebook (tests/notebook_probe.py), with every warning shown
+    # once on stderr, so that none can hide. Its time is printed for the report, not asserted:
+    # `benchmarks/notebook_times.py` holds the budgets.
+    run = solution_run(module)
+    assert not run.problems, "\n".join(run.problems)
+    print(f"{module}: {run.seconds:.1f} s")
