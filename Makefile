@@ -16,11 +16,16 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab assignments/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
+# pytest-xdist: WORKERS processes (2 by default, this machine's cores), each given whole groups of
+# tests (tests/conftest.py says which); `make test WORKERS=0` runs everything in one process.
+WORKERS ?= 2
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow and not browser"
 
 # Every supported Python (pyenv's or on the PATH; a missing one is skipped) and the lowest and newest
 # numpy, each in its own environment under .nox/ (noxfile.py; `$(BIN)/nox -l` lists the sessions).

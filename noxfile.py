@@ -61,7 +61,10 @@ PARTS = QUICK_PARTS if os.environ.get("MATRIX") == "quick" else VERSION_PARTS
 
 def pytest(session: nox.Session, *paths: str) -> None:
     session.run("python", "-c", "import sys, numpy; print('Python', sys.version.split()[0], '| numpy', numpy.__version__)")
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+    # On pytest-xdist's workers as `make test` (WORKERS=0: one process).
+    workers = os.environ.get("WORKERS", "2")
+    xdist = [] if workers == "0" else ["-n", workers, "--dist", "loadgroup"]
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *paths, *session.posargs)
 
 
 @nox.session(python=PYTHONS)

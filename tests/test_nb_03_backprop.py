@@ -7,10 +7,8 @@ notebook computed, and the test recomputes the lecture's numbers from their defi
 import numpy as np
 import pytest
 
-from nbgrader_harness import ROOT, Variant, check_round_trip
-from notebook_probe import run_with_probe
-
-NOTEBOOK = ROOT / "solutions" / "03_backprop" / "03_backprop.ipynb"
+from nbgrader_harness import Variant, check_round_trip
+from notebook_probe import probe
 
 WRONG = [
     Variant("linear_dW_transposed", "linear", "dW = dout.T @ x", "dW = x.T @ dout", fails=("test_linear",)),
@@ -61,9 +59,12 @@ PROBE = {
 }
 
 
-@pytest.fixture(scope="module")
-def values(tmp_path_factory):
-    return run_with_probe(NOTEBOOK, PROBE, tmp_path_factory.mktemp("nb03"))
+probe("03_backprop", PROBE)
+
+
+@pytest.fixture
+def values(solution_run):
+    return solution_run("03_backprop").checked_values()
 
 
 @pytest.mark.slow

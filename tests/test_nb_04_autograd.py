@@ -3,10 +3,8 @@ with known-wrong implementations of every graded exercise."""
 import numpy as np
 import pytest
 
-from nbgrader_harness import ROOT, Variant, check_round_trip
-from notebook_probe import run_with_probe
-
-NOTEBOOK = ROOT / "solutions" / "04_autograd" / "04_autograd.ipynb"
+from nbgrader_harness import Variant, check_round_trip
+from notebook_probe import probe
 
 TOPOLOGICAL_ORDER_SOLUTION = """    order, visited = [], set()
     stack = [(root, False)]
@@ -85,9 +83,12 @@ PROBE = {
 }
 
 
-@pytest.fixture(scope="module")
-def values(tmp_path_factory):
-    return run_with_probe(NOTEBOOK, PROBE, tmp_path_factory.mktemp("nb04"))
+probe("04_autograd", PROBE)
+
+
+@pytest.fixture
+def values(solution_run):
+    return solution_run("04_autograd").checked_values()
 
 
 def _loss(x0, W1, W2, x1=None):

@@ -1,4 +1,4 @@
-"""Module 05 (CNN training): the solution notebook runs clean and fast, reaches its accuracy, and the
+"""Module 05 (CNN training): the solution notebook runs clean, reaches its accuracy, and the
 nbgrader round trip gives each known-wrong implementation exactly its exercise's loss."""
 import re
 
@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from nbgrader_harness import ROOT, Variant, cell_problems, check_round_trip, execute_notebook
+from notebook_probe import probe
 
 NOTEBOOK = ROOT / "solutions" / "05_cnn" / "05_cnn.ipynb"
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+HAVE_MNIST = (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file()
 
 WRONG = [
     Variant("padding_counted_once", "output_size",
@@ -62,8 +64,11 @@ def stream_text(nb, grade_id):
     return "".join(o.text for o in cells[0].get("outputs", []) if o.output_type == "stream" and o.name == "stdout")
 
 
-def small_mnist(folder):
-    """An mnist.npz made of the real MNIST test set (8,000 images to train on, 2,000 to test)."""
+def mnist_environment(folder):
+    """With the shared MNIST files: an mnist.npz made of the real MNIST test set (8,000 images to
+    train on, 2,000 to test) for COURSE_DATA. Without them: a COURSE_DATA where nothing is found."""
+    if not HAVE_MNIST:
+        return {"COURSE_DATA": str(folder / "no-data-here")}
     from course.data import read_idx
 
     images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")
@@ -71,34 +76,33 @@ def small_mnist(folder):
     (folder / "mnist").mkdir(parents=True)
     np.savez(folder / "mnist" / "mnist.npz", x_train=images[:8000], y_train=labels[:8000],
              x_test=images[8000:], y_test=labels[8000:])
+    return {"COURSE_DATA": str(folder)}
+
+
+probe("05_cnn", environment=mnist_environment)
 
 
 @pytest.mark.slow
-def test_solution_notebook_trains_the_cnn(tmp_path):
-    """The whole notebook runs with no errors and nothing on stderr; the CNN reaches >= 97%.
+def test_solution_notebook_trains_the_cnn(solution_run):
+    """The whole notebook runs clean (tests/test_notebooks.py) and the CNN reaches 97%.
 
     With MNIST available (a part of the real test set, through COURSE_DATA) the notebook also
-    trains on it; without the shared files it runs the not-found path.
+    trains on it; without the shared files it runs the not-found path. Times are printed for the
+    report; `benchmarks/bench_budgets.py --notebooks` holds the budgets.
     """
-    env = {"COURSE_DATA": str(tmp_path / "no-data-here")}
-    have_mnist = (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file()
-    if have_mnist:
-        small_mnist(tmp_path)
-        env["COURSE_DATA"] = str(tmp_path)
-    nb, seconds = execute_notebook(NOTEBOOK, timeout=120, env=env)
-    problems = cell_problems(nb)
-    assert not problems, "\n".join(problems)
-
+    run = solution_run("05_cnn")
+    assert not run.problems, "\n".join(run.problems)
+    nb = run.notebook
     trained = re.search(r"test accuracy ([\d.]+)% after (\d+) epochs in ([\d.]+) s", stream_text(nb, "train-cnn"))
     assert trained, stream_text(nb, "train-cnn")
     accuracy, epochs, train_seconds = float(trained[1]) / 100, int(trained[2]), float(trained[3])
-    print(f"05_cnn: notebook {seconds:.1f} s; CNN {accuracy:.1%} after {epochs} epochs in {train_seconds:.1f} s")
+    print(f"05_cnn: notebook {run.seconds:.1f} s; CNN {accuracy:.1%} after {epochs} epochs in {train_seconds:.1f} s")
     assert accuracy >= 0.97
     mlp = re.search(r"MLP\s+([\d,]+)\s+([\d.]+)%", stream_text(nb, "train-mlp"))
     assert mlp and int(mlp[1].replace(",", "")) < 1.2 * 6090, stream_text(nb, "train-mlp")
 
     mnist_text = stream_text(nb, "mnist")
-    if have_mnist:
+    if HAVE_MNIST:
         found = re.search(r"test accuracy ([\d.]+)% on 2,000 images", mnist_text)
         assert found and float(found[1]) > 90, mnist_text
     else:
