@@ -66,6 +66,8 @@ DEMOS = [
          _BACKWARD_STEPPER_CODE),
     Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
          "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
+    Demo("overfitting", "More ReLUs, smaller training error, and the test error", "overfitting_playground",
+         "from course.widgets import overfitting_playground\n\nplayground = overfitting_playground()\n"),
 ]
 
 
