@@ -122,7 +122,7 @@ class OverfittingPlayground(Playground):
         ax_errors.legend(loc="lower left", fontsize=7, frameon=False)
         for ax in (ax_fit, ax_errors):
             ax.tick_params(labelsize=8)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.05, right=0.985, bottom=0.14, top=0.92, wspace=0.16)  # tight_layout costs a draw
         self.artists = {"target": target, "test": test, "train": train, "fit": fit_line, "title": title,
                         "train_curve": train_curve, "test_curve": test_curve, "marker": marker}
         # Only the fit, its title and the marker change with the number of ReLUs; the samples and
