@@ -503,6 +503,7 @@ axes[1].semilogy(widths, test_error, "s-", color="tab:red", ms=3, label="test er
 axes[1].semilogy(widths, train_error, "o-", color="tab:blue", ms=3, label="training error")
 axes[1].axhline(noise ** 2, color="0.5", ls=":", label="noise variance $\\sigma^2$")
 axes[1].set_ylim(1e-3, None)
+axes[1].minorticks_off()
 axes[1].set_xlabel("number of ReLUs n")
 axes[1].set_title("training error falls, test error does not (0 is off the log scale)")
 axes[1].legend()
