@@ -827,7 +827,7 @@ gradcheck(lambda a, b: MatMul.apply(MatMul.apply(a, b), b.T), _rng.standard_norm
 #
 # The output is one of the two inputs, so the whole upstream gradient goes to the one that was
 # chosen, and none to the other. On a tie ($a = b$) the lecture's rule sends it to the **first**
-# argument, $a$.
+# argument, $a$. (PyTorch's `torch.maximum` would split it, half to each; here follow the lecture.)
 #
 # *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
 # `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
