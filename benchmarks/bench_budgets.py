@@ -46,7 +46,8 @@ def median_redraw(playground, changes) -> float:
 
 
 def playgrounds() -> None:
-    from course.widgets import conv_explorer, decision_boundary_playground, perceptron_playground, relu_sum_playground
+    from course.widgets import (conv_explorer, decision_boundary_playground, overfitting_playground,
+                                perceptron_playground, relu_sum_playground)
 
     redraw = 0.100
     boundary = decision_boundary_playground(show=False)
@@ -58,6 +59,9 @@ def playgrounds() -> None:
     relus = relu_sum_playground(target="lecture", n_relus=6, show=False)
     report("relu_sum_playground: redraw after a slider change",
            median_redraw(relus, [("slope 3", v) for v in np.linspace(-3.0, 3.0, 20)]), redraw)
+    overfitting = overfitting_playground(show=False)
+    report("overfitting_playground: redraw after a width change",
+           median_redraw(overfitting, [("n_relus", n) for n in range(1, 41, 2)]), redraw)
     images = np.random.default_rng(0).random((10, 8, 8))
     explorer = conv_explorer(images=images, labels=np.arange(10), show=False)
     changes = [("stride", 2), ("padding", 0), ("kernel", "blur"), ("k11", 1.0), ("pooling", "average"),

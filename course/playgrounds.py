@@ -80,5 +80,7 @@ PLAYGROUNDS = [
                "backward-stepper", "The backward pass, one node at a time", _DAG_STEPPER_CODE),
     Playground("conv_explorer", "_conv_ui", "05", "drag",
                "conv-explorer", "Convolution, padding, stride and pooling"),
+    Playground("overfitting_playground", "_overfitting_ui", "02", "drag",
+               "overfitting", "More ReLUs, smaller training error, and the test error"),
 ]
 

@@ -194,7 +194,7 @@ def test_bad_arguments_are_reported():
 
 
 def test_each_control_change_redraws_once(explorer):
-    # How long a redraw takes is measured by benchmarks/bench_widgets.py.
+    # How long a redraw takes is measured by benchmarks/bench_budgets.py.
     c = explorer.controls
     changes = [("stride", 2), ("padding", 0), ("kernel", "blur"), ("k11", 1.0), ("pooling", "average"),
                ("stride", 1), ("padding", 2), ("kernel", "sobel y"), ("example", 3), ("pooling", "max")] * 3

@@ -51,7 +51,7 @@ def click(playground, name):
 def drawing_done_by(playground, slider, values):
     """Set the slider to each value in turn; returns (redraws, whole-figure draws) that caused.
 
-    How long a redraw takes is measured by benchmarks/bench_widgets.py; the tests check the
+    How long a redraw takes is measured by benchmarks/bench_budgets.py; the tests check the
     work: one redraw per change, and the unchanging part of the figure not drawn again.
     """
     redraws, whole = len(playground.redraw_seconds), playground.background_draws

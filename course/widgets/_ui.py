@@ -103,7 +103,7 @@ class Playground(ShowsOnce):
     - controls: dict of the input widgets, by name.
     - figure: the matplotlib Figure; artists: dict of its changing artists, by name.
     - image: the Image widget showing the figure; status: an HTML widget with text.
-    - redraw_seconds: durations of all redraws so far (benchmarks/bench_widgets.py reports them).
+    - redraw_seconds: durations of all redraws so far (benchmarks/bench_budgets.py reports them).
     - background_draws: how many redraws drew the whole figure (the others pasted the background
       and drew only the changing artists).
     """

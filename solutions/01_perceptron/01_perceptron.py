@@ -180,9 +180,16 @@ for ax, y, b, name in [(axes[0], y_and, -1.5, "AND"), (axes[1], y_or, -0.5, "OR"
 # which raises the score of $x_i$; a false 1 subtracts it. One pass over the data is an
 # *epoch*; we count the mistakes in each epoch and stop after the first epoch without one.
 #
-# **Convergence theorem.** If some hyperplane separates the two classes with margin
-# $\gamma > 0$ and every $\lVert (x_i, 1) \rVert \le R$, the rule makes at most $(R/\gamma)^2$
-# mistakes in total, whatever the order of the examples. So on separable data it stops. The
+# **Convergence theorem.** Append a 1 to each input and the bias to the weights: with
+# $\tilde x_i = (x_i, 1)$ and $\tilde w = (w, b)$ the score is $\tilde w^\top \tilde x_i$. Suppose a
+# *unit* vector $\tilde w^* = (w^*, b^*)$, $\lVert (w^*, b^*) \rVert = 1$, separates the classes with
+# margin $\gamma > 0$: $(2 y_i - 1)\, \tilde w^{*\top} \tilde x_i \ge \gamma$ for every $i$ (the label
+# written as $\pm 1$), and let $R = \max_i \lVert (x_i, 1) \rVert$. Then the rule, started from zero,
+# makes at most $(R/\gamma)^2$ mistakes in total, whatever the order of the examples and the
+# learning rate. Both numbers belong to the augmented vectors: $\gamma$ is not the distance of
+# the points to the line, $\min_i |w^{*\top} x_i + b^*| / \lVert w^* \rVert$, which is larger, and
+# $R$ counts the appended 1 (the proof runs the rule on $\tilde w$, where the bias is just one
+# more weight). So on separable data the rule stops. The
 # converse is just as useful: an epoch without mistakes leaves $w, b$ unchanged and classifying
 # every example correctly, so on data that no hyperplane separates, **every epoch has at least
 # one mistake**.
@@ -284,6 +291,20 @@ axes[3].set_xlabel("epoch")
 axes[3].set_ylabel("mistakes")
 axes[3].set_title("mistakes per epoch")
 axes[3].legend()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-bound", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The bound for AND, with the separator $x_u + x_v - 1.5 = 0$ of section 1 scaled so that the
+# augmented vector $(1, 1, -1.5)$ has length 1:
+
+# %% nbgrader={"grade": false, "grade_id": "bound", "locked": true, "schema_version": 3, "solution": false, "task": false}
+X_augmented = np.column_stack([X_logic, np.ones(len(X_logic))])   # rows (x_u, x_v, 1)
+w_star = np.array([1.0, 1.0, -1.5]) / np.linalg.norm([1.0, 1.0, -1.5])
+gamma = np.min((2 * y_and - 1) * (X_augmented @ w_star))
+R = np.linalg.norm(X_augmented, axis=1).max()
+distance = np.min(np.abs(X_logic @ w_star[:2] + w_star[2])) / np.linalg.norm(w_star[:2])
+_, _, mistakes = train_perceptron(X_logic, y_and)
+print(f"gamma = {gamma:.4f} (distance of the points to the line: {distance:.4f}), R = {R:.4f}")
+print(f"bound (R / gamma)^2 = {(R / gamma) ** 2:.1f}; mistakes made: {sum(mistakes)} {mistakes}")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-xor", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 3. XOR is not linearly separable
@@ -395,8 +416,11 @@ for ax, w, b, title in [(axes[0], w_xor, b_xor, "your w_xor, b_xor"),
 #
 # and the predicted class is the one with the largest score, $\arg\max_k (Wx + b)_k$. The
 # perceptron rule carries over: after a mistake, add $x$ to the row of the true class and
-# subtract it from the row of the predicted class. Each pair of classes is then separated by a
-# hyperplane, so the regions are convex polygons.
+# subtract it from the row of the predicted class. Class $k$ wins where its score beats every
+# other one, on the intersection of the $K - 1$ half-spaces $(w_k - w_j)^\top x + b_k - b_j > 0$:
+# each region is a convex polyhedral set. In the plane that is a convex polygon or an unbounded
+# convex region; with three classes, as below, each region is the intersection of two half-planes
+# and so always unbounded.
 
 # %% nbgrader={"grade": false, "grade_id": "multiclass", "locked": true, "schema_version": 3, "solution": false, "task": false}
 rng = np.random.default_rng(0)
@@ -442,9 +466,9 @@ ax.set_aspect("equal")
 # softmax cross-entropy of the scores is minimised by Adam, and `backward()` computes the
 # gradients for us.
 #
-# The course library mirrors PyTorch: `nn.Sequential(nn.Linear(2, 8), nn.ReLU(), ...)` builds
-# the network, `F.cross_entropy(scores, labels)` is the loss, and an optimiser step is
-# `opt.zero_grad(); loss.backward(); opt.step()`.
+# The course library follows PyTorch's interface: `nn.Sequential(nn.Linear(2, 8), nn.ReLU(), ...)`
+# builds the network, `F.cross_entropy(scores, labels)` is the loss, and an optimiser step is
+# `opt.zero_grad(); loss.backward(); opt.step()`. One derivative differs, see below the plot.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 5 (3 points): an MLP that learns XOR
@@ -540,6 +564,29 @@ axes[1].semilogy(mlp_losses)
 axes[1].set_xlabel("step")
 axes[1].set_ylabel("cross-entropy")
 axes[1].set_title("training loss")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-relu-at-zero", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **ReLU at 0: the library follows the lectures, not PyTorch.** $\mathrm{ReLU}$ has no derivative
+# at 0 (any slope in $[0, 1]$ is a valid subgradient there). The lectures and `course.autograd`
+# take $\mathrm{ReLU}'(0) = 1$; PyTorch takes $\mathrm{ReLU}'(0) = 0$. It only matters when a
+# pre-activation is exactly 0, and the exact XOR network of this section is such a case: at the
+# input $(1, 0)$, $h_2 = \mathrm{ReLU}(x_u + x_v - 1)$ receives 0. The gradients of its output
+# $h_1 - 2 h_2$ with respect to the first layer:
+
+# %% nbgrader={"grade": false, "grade_id": "relu-at-zero", "locked": true, "schema_version": 3, "solution": false, "task": false}
+W_hidden = Tensor(np.array([[1.0, 1.0], [1.0, 1.0]]), requires_grad=True)
+b_hidden = Tensor(np.array([0.0, -1.0]), requires_grad=True)
+v_out = np.array([1.0, -2.0])
+x_corner = Tensor(np.array([1.0, 0.0]))
+pre_activation = W_hidden @ x_corner + b_hidden
+output = (pre_activation.relu() * Tensor(v_out)).sum()
+output.backward()
+print("pre-activations at (1, 0):", pre_activation.data, "  output:", output.item(), "= XOR(1, 0)")
+# What PyTorch computes: the same chain rule with ReLU'(0) = 0, i.e. slope 1 only where s > 0.
+grad_b_pytorch = np.where(pre_activation.data > 0, v_out, 0.0)
+print("d output / d b_hidden: course", b_hidden.grad.data, "  PyTorch", grad_b_pytorch)
+print("d output / d W_hidden: course", W_hidden.grad.data.tolist(),
+      "  PyTorch", np.outer(grad_b_pytorch, x_corner.data).tolist())
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-collapse", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 7. Without a nonlinearity, depth buys nothing

@@ -19,7 +19,9 @@
 # 1. rebuild the lecture's example, a sum of six ReLUs, piece by piece;
 # 2. construct the approximation yourself: $n$ ReLUs that interpolate $f$ at $n + 1$ points, and
 #    measure how the error shrinks like $1/n^2$;
-# 3. let gradient descent find the ReLUs instead, and compare the two.
+# 3. let gradient descent find the ReLUs instead, and compare the two;
+# 4. see what the theorem does not promise: a network that fits its noisy training samples
+#    perfectly can still be far from $f$ between them (overfitting).
 #
 # | exercise | points |
 # |---|---|
@@ -443,6 +445,79 @@ axes[1].set_ylim(-3, 10)
 axes[1].set_title("outside the training interval: straight lines")
 axes[1].legend()
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-overfitting", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## 5. Overfitting: fitting the samples is not learning $f$
+#
+# In practice we never see $f$, only $N$ samples $y_i = f(x_i) + \text{noise}$. Training minimises
+# the **training error** on them,
+#
+# $$E_{\text{train}}(g) = \frac{1}{N} \sum_{i=1}^{N} \big(g(x_i) - y_i\big)^2,$$
+#
+# but what we want is a small error on new samples $(x, y)$ from the same source, estimated by the
+# **test error** $E_{\text{test}}$, the same average over samples kept out of training. With noise of
+# standard deviation $\sigma$, no $g$ has a test error below $\sigma^2$ on average, not even $f$ itself.
+#
+# The universal approximation lecture warns that a network that fits may not generalise. With
+# at least as many ReLUs as samples, a ReLU sum can pass through every $(x_i, y_i)$, noise
+# included: $E_{\text{train}} = 0$, while between the samples it may be far from $f$. Below, 15 noisy
+# samples of the wiggly function are fitted by $n$ ReLUs hinged at evenly spread knots on $[-2, 2]$
+# (slope 1, as in the construction of section 2), the output weights and bias chosen by least
+# squares, for $n = 1, \dots, 40$.
+
+# %% nbgrader={"grade": false, "grade_id": "overfitting", "locked": true, "schema_version": 3, "solution": false, "task": false}
+rng = np.random.default_rng(1)   # the same samples as the overfitting playground below
+noise = 0.3
+x_train = rng.uniform(-2.0, 2.0, 15)
+y_train = wiggle(x_train) + noise * rng.standard_normal(15)
+x_test = rng.uniform(-2.0, 2.0, 500)      # new samples from the same source, never trained on
+y_test = wiggle(x_test) + noise * rng.standard_normal(500)
+
+
+def least_squares_relus(x, y, n):
+    """n ReLUs hinged at -2, -2 + 4/n, ..., slope 1; output weights and bias by least squares.
+    With more unknowns than samples, lstsq returns the exact fit with the smallest weights."""
+    knots = -2.0 + 4.0 * np.arange(n) / n
+    design = np.column_stack([np.maximum(0.0, x[:, None] - knots), np.ones_like(x)])
+    coefficients = np.linalg.lstsq(design, y, rcond=None)[0]
+    return lambda t: relu_sum(t, np.ones(n), -knots, coefficients[:-1]) + coefficients[-1]
+
+
+widths = np.arange(1, 41)
+fits = [least_squares_relus(x_train, y_train, n) for n in widths]
+train_error = np.array([np.mean((g(x_train) - y_train) ** 2) for g in fits])
+test_error = np.array([np.mean((g(x_test) - y_test) ** 2) for g in fits])
+best = widths[np.argmin(test_error)]
+for n in (2, best, 20, 40):
+    print(f"{n:2d} ReLUs: training error {train_error[n - 1]:.4f}, test error {test_error[n - 1]:.4f}")
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
+axes[0].plot(x_test, y_test, ".", color="0.8", ms=3, label="test samples")
+axes[0].plot(x_plot, wiggle(x_plot), "k--", lw=1, label="f")
+for n, colour in ((2, "tab:blue"), (best, "tab:green"), (20, "tab:red")):
+    axes[0].plot(x_plot, fits[n - 1](x_plot), color=colour, lw=1.8, label=f"{n} ReLUs")
+axes[0].plot(x_train, y_train, "ko", ms=5, label="training samples")
+axes[0].set_ylim(-3, 4)
+axes[0].legend(ncol=3, fontsize=8)
+axes[0].set_title("too few, about right, too many ReLUs")
+axes[1].semilogy(widths, test_error, "s-", color="tab:red", ms=3, label="test error")
+axes[1].semilogy(widths, train_error, "o-", color="tab:blue", ms=3, label="training error")
+axes[1].axhline(noise ** 2, color="0.5", ls=":", label="noise variance $\\sigma^2$")
+axes[1].set_ylim(1e-3, None)
+axes[1].minorticks_off()
+axes[1].set_xlabel("number of ReLUs n")
+axes[1].set_title("training error falls, test error does not (0 is off the log scale)")
+axes[1].legend()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-overfitting-reading", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# Reading the curves: with one or two ReLUs both errors are large (underfitting). The test error
+# is smallest with a few ReLUs (8 here, about twice the noise variance). With more ReLUs the
+# training error keeps falling, below $\sigma^2$, a sure sign that the fit follows the noise, while
+# the test error grows: the fit passes through the samples and swings between them (overfitting).
+# Past the point where it passes through every sample, least squares picks the exact fit with the
+# smallest weights; the test error no longer grows, but it stays far above its best. Choosing the
+# width (or when to stop training, or a penalty on large weights) by the error on held-out
+# samples is how this is avoided in practice.
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-playground", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Playground (not graded)
 #
@@ -459,3 +534,19 @@ else:
         print("The playground is not in this version of the course package yet.")
     else:
         relu_sum_playground()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-playground-overfitting", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The overfitting playground: slide the number of ReLUs and watch the fit, the training error and
+# the test error; change the noise and the number of samples, or draw new samples. When does the
+# test error start to grow? Does it move when there are more samples?
+
+# %% nbgrader={"grade": false, "grade_id": "playground-overfitting", "locked": true, "schema_version": 3, "solution": false, "task": false}
+if GRADING:
+    print("The playground is skipped while grading.")
+else:
+    try:
+        from course.widgets import overfitting_playground
+    except ImportError:
+        print("The overfitting playground is not in this version of the course package yet.")
+    else:
+        overfitting_playground()

@@ -25,7 +25,8 @@
 # 5. tour autograd as PyTorch has it (`requires_grad`, accumulation, `no_grad`, `detach`,
 #    `retain_graph`, `create_graph`) and take a second derivative;
 # 6. compare a define-then-run (static graph) framework with eager execution;
-# 7. see where the gradients of `max` and `where` go.
+# 7. see where the gradients of `max` and `where` go;
+# 8. trade memory for compute with gradient checkpointing.
 #
 # | exercise | points |
 # |---|---|
@@ -335,6 +336,19 @@ for ax, J, title in [(axes[0], J_reverse, "reverse mode: 4 VJPs (rows)"),
     ax.set_xlabel("input j")
     ax.set_ylabel("output i")
 plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-forward-mode", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Forward mode vs reverse mode.** For $f = f_k \circ \dots \circ f_1: \mathbb{R}^N \to \mathbb{R}^M$
+# the chain rule $J = J_k \cdots J_1$ can be multiplied from either end. *Forward mode* carries a
+# tangent $\dot x$ along with the values, $\dot x_{i} = J_i \dot x_{i-1}$, and returns the
+# Jacobian-vector product $J \dot x$: one column of $J$ per pass, so $N$ passes for the whole
+# Jacobian, no storage beyond the current step. *Reverse mode* first runs forward storing the
+# intermediate values, then carries a cotangent back, $\bar x_{i-1} = J_i^\top \bar x_i$: one row of
+# $J$ per pass, $M$ passes. Each pass costs a small constant times one evaluation of $f$. For
+# training, $M = 1$ (the loss) and $N$ is the number of parameters (millions): reverse mode gets
+# the whole gradient for the price of a few forward passes, forward mode would need $N$ of them.
+# Reverse mode pays in memory instead: everything the backward pass needs is kept from the
+# forward pass (section 8 trades some of that memory back for compute).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-engine", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 3. Building the engine
@@ -813,7 +827,7 @@ gradcheck(lambda a, b: MatMul.apply(MatMul.apply(a, b), b.T), _rng.standard_norm
 #
 # The output is one of the two inputs, so the whole upstream gradient goes to the one that was
 # chosen, and none to the other. On a tie ($a = b$) the lecture's rule sends it to the **first**
-# argument, $a$.
+# argument, $a$. (PyTorch's `torch.maximum` would split it, half to each; here follow the lecture.)
 #
 # *What you may use:* NumPy on the arrays `forward` receives and on the upstream gradient. Not
 # `course.nn.functional`, Tensor methods or `course.autograd` for the same operation (answers
@@ -880,7 +894,10 @@ draw_graph(out_mine)
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-pytorch-semantics", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 5. Autograd as PyTorch has it
 #
-# `course.autograd` follows PyTorch's rules. Each of them on a small example:
+# `course.autograd` follows PyTorch's rules for recording graphs and gradients. Where a derivative
+# has a choice to make, it follows the lectures instead: $\mathrm{ReLU}'(0) = 1$ and ties of
+# `maximum` and `max` go to the first candidate, where PyTorch has $\mathrm{ReLU}'(0) = 0$ and
+# splits ties (section 7 gives the numbers). Each rule on a small example:
 #
 # **`requires_grad`** marks the leaves we want gradients for. Operations on them are recorded
 # (the result has a `grad_fn`, the node that made it); anything computed only from tensors without
@@ -931,6 +948,29 @@ with no_grad():
     w -= 0.1 * w.grad
     print("inside no_grad, results record nothing:", (w * 2).requires_grad)
 print("after the update: w =", w.data, "(still a leaf:", w.is_leaf, ")")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-detach-update", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Updating by making a new leaf: `detach()` and `requires_grad_()`.** Another way to write the
+# update is to compute the new values and make them a fresh leaf,
+# `w = (w - lr * w.grad).detach().requires_grad_()`. Without `detach`, the new `w` is computed from
+# the old one, so it is a node of the old graph, not a leaf: the next `backward` leaves its `.grad`
+# empty (only leaves keep gradients) and pushes the new loss's gradient into the *old* `w` instead.
+# `detach()` cuts the new values loose, and `requires_grad_()` (in place, returning the tensor)
+# marks them as a leaf to differentiate.
+
+# %% nbgrader={"grade": false, "grade_id": "detach-update", "locked": true, "schema_version": 3, "solution": false, "task": false}
+w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+((w - 3.0) ** 2).sum().backward()
+w_chained = w - 0.1 * w.grad                                   # recorded: a node, not a leaf
+((w_chained - 3.0) ** 2).sum().backward()
+print("without detach: leaf", w_chained.is_leaf, "| its grad:", w_chained.grad,
+      "| the old w.grad collected both losses:", w.grad.data)
+w.grad = None
+((w - 3.0) ** 2).sum().backward()
+w_new = (w - 0.1 * w.grad).detach().requires_grad_()           # a fresh leaf
+((w_new - 3.0) ** 2).sum().backward()
+print("with detach().requires_grad_(): leaf", w_new.is_leaf, "| its grad:", w_new.grad.data,
+      "(= 2 (w_new - 3))")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-detach", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **`detach`** returns the same values cut from the graph: a constant. Gradients stop there. Below,
@@ -1058,14 +1098,26 @@ assert_close(second_derivative(lambda t: t.sigmoid(), -1.0),
 # **Eager** (PyTorch, `course.autograd`): operations run immediately on real numbers, and the graph is
 # recorded as a side effect, anew on every forward pass.
 #
-# A tiny static-graph framework in the lecture's style: a dictionary of `values`, the names of the
-# `params`, a list of `ops`, and `forward`, `backward` and `sgd` that walk that list.
+# A tiny static-graph framework in the style of the lecture's edf: a dictionary of `values`, a
+# list of `ops`, and `forward`, `backward` and `sgd` that walk that list. As in edf, a leaf is
+# either a **Value** (data fed in at run time, here `x` and `y`: no gradient is kept for it) or a
+# **Param** (a weight: it gets a gradient and `sgd` updates it). A matrix of weights has shape
+# (inputs, outputs) and a layer computes $xW$ for a batch $x$ of shape (N, inputs), as in the
+# lecture. (`course.nn.Linear`, like PyTorch's, stores the transpose, shape (outputs, inputs), and
+# computes $xW^\top$.)
+#
+# **Why a node's gradient is final when backward reaches it.** An op can only be added once its
+# inputs exist (`op` checks it), so the list `ops` is in construction order, and that is a
+# topological order: every op comes after the ops that produce its inputs. Walking it backwards,
+# every op that *uses* a node's output comes before the op that produced it, so by the time
+# `backward` reaches a node, all contributions to its gradient have been added. No search for a
+# topological order is needed, as in exercise 3: the program that built the graph wrote one down.
 
 # %% nbgrader={"grade": false, "grade_id": "static-graph", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Each op kind: forward(*inputs) -> output, and backward(upstream, *inputs) -> one gradient per input.
 OP_KINDS = {
-    "matmul": (lambda x, W: x @ W.T,
-               lambda g, x, W: (g @ W, g.T @ x)),
+    "matmul": (lambda x, W: x @ W,
+               lambda g, x, W: (g @ W.T, x.T @ g)),
     "add_bias": (lambda s, b: s + b,
                  lambda g, s, b: (g, g.sum(axis=0))),
     "tanh": (np.tanh,
@@ -1079,13 +1131,15 @@ class StaticGraph:
     """Define the computation once, run it many times."""
 
     def __init__(self):
-        self.values = {}      # name -> array: inputs, parameters and every intermediate result
-        self.params = []      # names of the trainable values
-        self.ops = []         # (kind, input names, output name), in the order they run
+        self.values = {}      # name -> array: Values, Params and every intermediate result
+        self.params = []      # names of the Params (trainable)
+        self.fed = []         # names of the Values (fed by forward, no gradient)
+        self.ops = []         # (kind, input names, output name), in construction order
         self.grads = {}
 
-    def placeholder(self, name):
+    def value(self, name):
         self.values[name] = None              # filled in by forward(feed)
+        self.fed.append(name)
         return name
 
     def param(self, name, initial):
@@ -1094,6 +1148,10 @@ class StaticGraph:
         return name
 
     def op(self, kind, inputs, output):
+        missing = [name for name in inputs if name not in self.values]
+        if missing:
+            raise ValueError(f"op {output!r} uses {missing}, which do not exist yet: define them first")
+        self.values[output] = None
         self.ops.append((kind, tuple(inputs), output))
         return output
 
@@ -1110,7 +1168,7 @@ class StaticGraph:
             upstream = self.grads[output]
             local = OP_KINDS[kind][1](upstream, *(self.values[i] for i in inputs))
             for name, g in zip(inputs, local):
-                if g is not None:
+                if g is not None and name not in self.fed:             # Values get no gradient
                     self.grads[name] = self.grads.get(name, 0.0) + g     # accumulate at a fan-in
 
     def sgd(self, lr):
@@ -1120,11 +1178,11 @@ class StaticGraph:
 
 # Definition: a 1-16-1 tanh network for regression. No data has been seen yet.
 rng = np.random.default_rng(0)
-W1_init, b1_init = rng.standard_normal((16, 1)), np.zeros(16)
-W2_init, b2_init = rng.standard_normal((1, 16)) * 0.3, np.zeros(1)
+W1_init, b1_init = rng.standard_normal((1, 16)), np.zeros(16)          # (inputs, outputs)
+W2_init, b2_init = rng.standard_normal((16, 1)) * 0.3, np.zeros(1)
 graph = StaticGraph()
-graph.placeholder("x")
-graph.placeholder("y")
+graph.value("x")
+graph.value("y")
 graph.param("W1", W1_init)
 graph.param("b1", b1_init)
 graph.param("W2", W2_init)
@@ -1136,6 +1194,10 @@ graph.op("matmul", ["h", "W2"], "s2")
 graph.op("add_bias", ["s2", "b2"], "y_hat")
 graph.op("mse", ["y_hat", "y"], "loss")
 print("the graph:", *(f"{output} = {kind}({', '.join(inputs)})" for kind, inputs, output in graph.ops), sep="\n  ")
+try:
+    graph.op("tanh", ["s3"], "h3")                       # s3 has not been defined
+except ValueError as error:
+    print("an op before its inputs:", error)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-static-vs-eager", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Run: the static graph is fed mini-batches of $y = \sin(2x)$; next to it, the same network with
@@ -1158,7 +1220,7 @@ W2_e, b2_e = Tensor(W2_init.copy(), requires_grad=True), Tensor(b2_init.copy(), 
 eager_losses = []
 for step in range(steps):
     batch = np.random.default_rng(step).choice(64, size=16, replace=False)
-    y_hat = (Tensor(x_data[batch]) @ W1_e.T + b1_e).tanh() @ W2_e.T + b2_e   # runs right now
+    y_hat = (Tensor(x_data[batch]) @ W1_e + b1_e).tanh() @ W2_e + b2_e   # runs right now
     loss = 0.5 * ((y_hat - Tensor(y_data[batch])) ** 2).sum() / 16
     eager_losses.append(loss.item())
     for p in (W1_e, b1_e, W2_e, b2_e):
@@ -1169,6 +1231,7 @@ for step in range(steps):
             p -= lr * p.grad
 
 print(f"largest difference between the two loss curves: {np.abs(np.array(static_losses) - eager_losses).max():.1e}")
+print("gradients kept by the static graph (no Value among them):", sorted(graph.grads))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].semilogy(static_losses, label="define-then-run")
 axes[0].semilogy(eager_losses, "--", label="eager (course.autograd)")
@@ -1211,6 +1274,13 @@ for value in (1.5, -0.5):
 # lecture's rule gives it to the first argument, and `x.max()` gives it to the first maximal element.
 # The condition of `where(cond, a, b)` is a boolean, not a number that varies smoothly: it gets no
 # gradient at all.
+#
+# **PyTorch decides ties differently.** `torch.maximum(a, b)` splits the gradient at a tie, half to
+# each input (below: `a.grad` 15 and `b.grad` 15 at index 2, where this library gives 30 and 0); a
+# full reduction `v.max()` (like `torch.amax`) spreads it evenly over all the maximal elements
+# (below: `v.grad` = (0, 0.5, 0.5, 0) instead of (0, 1, 0, 0)); and `torch.relu` has slope 0 at 0,
+# where this library has 1. Any of these choices is a valid subgradient, and ties are rare with
+# real-valued data, but tests that compare the two libraries must avoid exact ties.
 
 # %% nbgrader={"grade": false, "grade_id": "max-where", "locked": true, "schema_version": 3, "solution": false, "task": false}
 a = Tensor(np.array([1.0, 4.0, 2.0, -1.0]), requires_grad=True, name="a")
@@ -1222,6 +1292,9 @@ print("maximum(a, b):", F.maximum(a, b).data, "  a.grad:", a.grad.data, "  b.gra
 v = Tensor(np.array([1.0, 3.0, 3.0, 2.0]), requires_grad=True)
 v.max().backward()
 print("v.max():      ", v.max().item(), "  v.grad:", v.grad.data, "  (first of the two maxima)")
+x_tie = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+x_tie.relu().sum().backward()
+print("relu at (-1, 0, 2): grad", x_tie.grad.data, "  (ReLU'(0) = 1 here, 0 in PyTorch)")
 
 a.grad = b.grad = None
 cond = a.data > 0.5                                    # a plain boolean array
@@ -1234,6 +1307,129 @@ ax.plot(s, np.maximum(s, 0.5), label="max(s, 0.5)")
 ax.plot(s, (s >= 0.5).astype(float), label="d/ds: 1 where s was chosen")
 ax.set_xlabel("s")
 ax.legend()
+plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-where-learning", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **What `where` means for learning.** In $y = \mathrm{where}(c, p, q)$, element $i$ of $p$ gets
+# the upstream gradient where $c_i$ is true and exactly 0 where it is false, and $q$ the other way
+# round. So whatever computes $p$ learns only from the elements where $c$ selects $p$, and what
+# computes $q$ only from the others; a branch that is never selected never learns, and the
+# condition itself (a threshold, a comparison) learns nothing through `where`: if it must learn,
+# its parameters need a gradient from elsewhere (a smooth gate such as a sigmoid mixing $p$ and
+# $q$, or another loss term). Below, $p = a x$ and $q = b x$ are fitted to $y = |x|$ through
+# $\mathrm{where}(x > 0, p, q)$: each sample contributes to the gradient of $a$ or of $b$, never to both.
+
+# %% nbgrader={"grade": false, "grade_id": "where-learning", "locked": true, "schema_version": 3, "solution": false, "task": false}
+x_where = np.linspace(-2.0, 2.0, 21)
+a_slope = Tensor(np.array(0.5), requires_grad=True)
+b_slope = Tensor(np.array(0.5), requires_grad=True)
+x_t = Tensor(x_where)
+prediction = F.where(x_where > 0, a_slope * x_t, b_slope * x_t)
+per_sample = (prediction - Tensor(np.abs(x_where))) ** 2
+contributions = {"a": [], "b": []}
+for i in range(len(x_where)):                         # the gradient of each sample's loss alone
+    a_slope.grad = b_slope.grad = None
+    per_sample[i].backward(retain_graph=True)
+    contributions["a"].append(a_slope.grad.item())
+    contributions["b"].append(b_slope.grad.item())
+print("samples with a nonzero gradient for a:", np.count_nonzero(contributions["a"]),
+      "| for b:", np.count_nonzero(contributions["b"]), "| for both:",
+      np.count_nonzero(np.array(contributions["a"]) * np.array(contributions["b"])))
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.stem(x_where - 0.03, contributions["a"], linefmt="C0-", markerfmt="C0o", basefmt=" ", label="d loss_i / d a  (p = a x)")
+ax.stem(x_where + 0.03, contributions["b"], linefmt="C3-", markerfmt="C3s", basefmt=" ", label="d loss_i / d b  (q = b x)")
+ax.axhline(0.0, color="0.6", lw=0.8)
+ax.set_xlabel("sample x_i")
+ax.set_title("where(x > 0, p, q): each sample teaches only the selected branch")
+ax.legend()
+plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-checkpointing", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## 8. Memory: gradient checkpointing
+#
+# Reverse mode keeps every intermediate value the backward pass needs: for a chain of $L$ layers,
+# $L$ activations, which for large networks is more memory than the weights. **Gradient
+# checkpointing** keeps only every $k$-th activation (the checkpoints) in the forward pass. The
+# backward pass then goes segment by segment from the end: it runs the $k$ layers of a segment
+# forward again from their checkpoint, backpropagates through them, and drops them. Memory falls
+# from about $L$ to $L/k + k$ activations (smallest, $2\sqrt{L}$, at $k = \sqrt{L}$), and the price is
+# one more forward pass: about $2L$ layer evaluations instead of $L$. Below, a chain of 64 tanh layers
+# $x_i = \tanh(W_i x_{i-1})$ with loss $\frac12 \lVert x_{64} \rVert^2$, by hand in NumPy, both ways.
+
+# %% nbgrader={"grade": false, "grade_id": "checkpointing", "locked": true, "schema_version": 3, "solution": false, "task": false}
+rng = np.random.default_rng(8)
+depth, width = 64, 8
+chain_weights = [rng.standard_normal((width, width)) / np.sqrt(width) for _ in range(depth)]
+chain_input = rng.standard_normal(width)
+layers_run = [0]
+
+
+def chain_layer(i, x):
+    layers_run[0] += 1
+    return np.tanh(chain_weights[i] @ x)
+
+
+def backward_through(first, activations, upstream, grads):
+    """Backpropagate through layers first, first + 1, ...; activations[j] is the input of layer
+    first + j and activations[-1] the output of the last. Fills grads, returns d loss / d input."""
+    for j in reversed(range(len(activations) - 1)):
+        ds = upstream * (1.0 - activations[j + 1] ** 2)
+        grads[first + j] = np.outer(ds, activations[j])
+        upstream = chain_weights[first + j].T @ ds
+    return upstream
+
+
+def gradients_keeping_everything(x):
+    activations = [x]
+    for i in range(depth):
+        activations.append(chain_layer(i, activations[-1]))
+    grads = [None] * depth
+    backward_through(0, activations, activations[-1], grads)     # d loss / d x_64 = x_64
+    return grads, len(activations)
+
+
+def gradients_with_checkpoints(x, k):
+    checkpoints = {}                                    # the inputs of layers 0, k, 2k, ...
+    for i in range(depth):
+        if i % k == 0:
+            checkpoints[i] = x
+        x = chain_layer(i, x)
+    grads, upstream, peak = [None] * depth, x, 0
+    for first in sorted(checkpoints, reverse=True):
+        segment = [checkpoints[first]]
+        for i in range(first, min(first + k, depth)):  # this segment's forward pass, again
+            segment.append(chain_layer(i, segment[-1]))
+        peak = max(peak, len(checkpoints) + len(segment))
+        upstream = backward_through(first, segment, upstream, grads)
+    return grads, peak
+
+
+layers_run[0] = 0
+reference, stored = gradients_keeping_everything(chain_input)
+print(f"keep everything: {stored} activations stored, {layers_run[0]} layers run")
+costs = {}
+for k in (2, 4, 8, 16, 32):
+    layers_run[0] = 0
+    grads, peak = gradients_with_checkpoints(chain_input, k)
+    costs[k] = (layers_run[0], peak)
+    difference = max(np.abs(g - r).max() for g, r in zip(grads, reference))
+    print(f"checkpoints every {k:2d} layers: at most {peak:2d} activations stored, {layers_run[0]} layers run, "
+          f"largest gradient difference {difference:.0e}")
+
+ks = np.array(list(costs))
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.axhline(stored, color="k", ls="--", label=f"keep everything ({depth} layers run)")
+ax.plot(ks, [costs[k][1] for k in ks], "o", color="tab:blue",
+        label=f"checkpoints every k layers ({costs[ks[0]][0]} layers run)")
+k_grid = np.linspace(2, 32, 200)
+ax.plot(k_grid, depth / k_grid + k_grid + 1, color="tab:blue", lw=1, label="$L/k + k + 1$")
+ax.set_xscale("log", base=2)
+ax.set_xticks(ks, [str(k) for k in ks])
+ax.set_xlabel("k (layers per segment)")
+ax.set_ylabel("activations stored at most")
+ax.set_title("checkpointing: less memory for one more forward pass")
+ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-summary", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -1251,4 +1447,8 @@ plt.show()
 #   higher derivatives.
 # - Static graphs are defined once and run many times; eager graphs are recorded as the program
 #   runs, so ordinary Python control flow just works.
-# - `max` and `where` pass the gradient to the chosen input; the condition gets none.
+# - `max` and `where` pass the gradient to the chosen input; the condition gets none, and a branch
+#   of `where` learns only from the elements where it is selected. PyTorch splits ties and has
+#   ReLU'(0) = 0; this library follows the lectures (first argument, ReLU'(0) = 1).
+# - Forward mode costs one pass per input, reverse mode one per output (the loss: one); reverse mode
+#   stores the forward pass, and checkpointing stores less of it at the price of recomputing it.
