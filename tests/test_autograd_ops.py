@@ -1,14 +1,33 @@
 """Every op's gradient against central finite differences in float64, on generated shapes
-(broadcasting included), and against PyTorch when it is installed."""
+(broadcasting included), and against PyTorch when it is installed.
+
+Every test runs twice: with the reference kernels and with the fast ones (see
+course.autograd.kernels); the fixture below switches them for the whole module."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from course.autograd import Tensor
+from course.autograd import Tensor, use_kernels
+from course.autograd.kernels import KERNELS
 from course.nn import functional as F
 
 SETTINGS = settings(max_examples=20, deadline=None)
+
+
+@pytest.fixture(autouse=True, scope="module", params=KERNELS)
+def kernels(request):
+    """Module-scoped (hypothesis refuses function-scoped fixtures around @given)."""
+    with use_kernels(request.param):
+        yield request.param
+
+
+def test_the_kernels_fixture_switches_the_conv_implementation(kernels):
+    from course.autograd import active_kernels
+    assert active_kernels() == kernels
+    out = F.conv2d(Tensor(np.ones((1, 1, 3, 3)), requires_grad=True), Tensor(np.ones((1, 1, 2, 2))))
+    made_by = {"fast": "Convolution2d", "reference": "Transpose"}[kernels]
+    assert out.grad_fn.name == made_by
 
 
 def finite_differences(fn, arrays, cotangent, eps=1e-6):
@@ -333,19 +352,29 @@ def test_max_pool_ties_match_pytorch():
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
 
 
-@pytest.mark.parametrize("by_offset", [False, True])
+def unfold_fold_pairs(kernel, stride, padding):
+    """(name, unfold, fold) of the column layouts: the reference's (C, KH, KW) rows, the fast
+    kernels' (KH, KW, C) rows and their by-offset layout."""
+    from course.autograd.convolution import Fold, Unfold
+    from course.autograd.fast_kernels import FoldNHWC, UnfoldNHWC
+    yield ("reference", lambda x: Unfold.apply(x, kernel, stride, padding),
+           lambda y, shape: Fold.apply(y, shape, kernel, stride, padding))
+    for by_offset in (False, True):
+        yield (f"nhwc by_offset={by_offset}", lambda x, b=by_offset: UnfoldNHWC.apply(x, kernel, stride, padding, b),
+               lambda y, shape, b=by_offset: FoldNHWC.apply(y, shape, kernel, stride, padding, b))
+
+
 @pytest.mark.parametrize("channels,stride,padding", [(2, 1, 0), (5, 2, 1), (4, 1, 2)])
-def test_unfold_and_fold_are_adjoint(by_offset, channels, stride, padding):
-    """<Unfold(x), y> = <x, Fold(y)> in both column layouts: each is the other's backward."""
-    from course.nn.conv_ops import Fold, Unfold
+def test_unfold_and_fold_are_adjoint(channels, stride, padding):
+    """<Unfold(x), y> = <x, Fold(y)> in every column layout: each is the other's backward."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, channels, 7, 6))
-    unfold = Unfold((3, 2), (stride, stride), (padding, padding), by_offset)
-    cols = unfold.forward(x)
-    y = rng.standard_normal(cols.shape)
-    folded = Fold(x.shape, (3, 2), (stride, stride), (padding, padding), by_offset).forward(y)
-    assert folded.shape == x.shape
-    np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12)
+    for name, unfold, fold in unfold_fold_pairs((3, 2), (stride, stride), (padding, padding)):
+        cols = unfold(Tensor(x)).data
+        y = rng.standard_normal(cols.shape)
+        folded = fold(Tensor(y), x.shape).data
+        assert folded.shape == x.shape, name
+        np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12, err_msg=name)
 
 
 def test_first_layer_weight_gradient_over_a_long_batch():

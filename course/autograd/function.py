@@ -1,94 +1,109 @@
-"""Custom Functions: the student writes forward and backward on numpy arrays.
+"""Functions: every differentiable op, the library's and the student's, is written this way.
 
-    class Cube(Function):
+    class Multiply(Function):
         @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
+        def forward(ctx, x, y):            # numpy arrays in, an array out
+            ctx.save_for_backward(x, y)
+            return x * y
 
         @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_tensors
-            return grad * 3 * x ** 2
+        def backward(ctx, grad):           # one gradient per argument of forward
+            x, y = ctx.saved_tensors
+            return grad * y, grad * x
 
-    z = Cube.apply(a)
+    z = Multiply.apply(a, b)
 
-Because backward works on arrays, the gradient it returns is a constant for the graph:
-with create_graph=True, a custom Function's gradient is not differentiated again.
+`forward` always works on arrays. What `backward` receives depends on the class:
+
+- a Function of your own (the default, `differentiable_backward = False`): backward gets the
+  upstream gradient as an array, `saved_tensors` gives the arrays that forward saved, and it
+  returns arrays. Its gradient is computed outside the graph, so it can be used once: with
+  `create_graph=True` the gradients it returns are marked, and differentiating them again
+  raises an error that names the Function (as PyTorch's `@once_differentiable` does), instead
+  of silently treating them as constants.
+- the library's ops (`differentiable_backward = True`): backward gets a Tensor and
+  `saved_tensors` gives Tensors (an input's own Tensor for an input's array, the output's
+  Tensor for the output array, a constant for anything else), and it computes the gradient
+  with Tensor operations. With `create_graph=True` that computation is recorded, so it can be
+  differentiated again.
+
+In both cases backward returns one gradient per argument of forward, `None` for an argument
+that has none (an int, an axis, a constant). A library op may return a gradient of the shape
+its input had before broadcasting (say (3, 4) for an input of shape (4,)): the engine sums it
+back to the input's shape.
 """
+import weakref
+
 import numpy as np
 
-from course.autograd.grad_mode import is_grad_enabled
-from course.autograd.ops import Op, constant
+from course.autograd.grad_mode import _state as grad_mode
 from course.autograd.tensor import Tensor
 
 
 class Context:
-    """What forward leaves for backward: saved arrays and any attributes set on it."""
+    """One call of a Function: what forward leaves for backward, and the node of the graph.
 
-    def __init__(self, needs_input_grad):
+    - save_for_backward(*arrays) / saved_tensors: values backward needs; released (really
+      dropped) after a backward pass unless retain_graph=True, as is every attribute that
+      forward set on ctx (`ctx.stride = ...`).
+    - needs_input_grad: one bool per argument of forward.
+    - inputs: the Tensor arguments, in order (the graph's edges); name: the Function's name.
+    """
+
+    __slots__ = ("_fn", "needs_input_grad", "inputs", "freed", "_saved", "_output",
+                 "tensor_positions", "__dict__")     # __dict__: what the Function sets on ctx
+
+    def __init__(self, fn, needs_input_grad):
+        self._fn = fn
         self.needs_input_grad = needs_input_grad
+        self.inputs = ()
+        self.freed = False
         self._saved = ()
-        self._released = False
+        self._output = None
+        self.tensor_positions = None      # where the Tensor inputs sit among the arguments
+
+    @property
+    def name(self):
+        return self._fn.__name__
 
     def save_for_backward(self, *values):
         self._saved = tuple(v.data if isinstance(v, Tensor) else v for v in values)
 
     @property
     def saved_tensors(self):
-        if self._released:
+        if self.freed:
             raise RuntimeError(
                 "saved_tensors were released after the first backward pass; pass "
                 "retain_graph=True to backward() to use them again.")
-        return self._saved
+        if not self._fn.differentiable_backward:
+            return self._saved
+        return tuple(self._as_tensor(v) for v in self._saved)
 
-
-def _array(value):
-    return value.data if isinstance(value, Tensor) else value
-
-
-class FunctionNode(Op):
-    """The graph node of one call to a custom Function."""
-
-    def __init__(self, fn, ctx, positions, n_args):
-        self.fn, self.ctx = fn, ctx
-        self.positions = positions          # where each Tensor input sits among the arguments
-        self.n_args = n_args
-
-    @property
-    def name(self):
-        return self.fn.__name__
+    def _as_tensor(self, value):
+        """A saved array as a Tensor of the graph: the input or output it is, else a constant."""
+        if not isinstance(value, np.ndarray):
+            return value
+        for t in self.inputs:
+            if t.data is value:
+                return t
+        if self._output is not None and self._output() is not None and self._output().data is value:
+            return self._output()
+        return Tensor._wrap(value)
 
     def release(self):
+        """Drop what forward kept (after a backward pass without retain_graph)."""
+        self.__dict__.clear()
+        self._saved = ()
         self.freed = True
-        self.ctx._released = True
-        self.ctx._saved = ()
 
-    def backward(self, g):
-        grads = self.fn.backward(self.ctx, g.data)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        if len(grads) != self.n_args:
-            raise RuntimeError(
-                f"{self.name}.backward returned {len(grads)} gradient(s), but forward took "
-                f"{self.n_args} argument(s): return one per argument (None for those that need none).")
-        out = []
-        for pos, x in zip(self.positions, self.inputs):
-            gx = grads[pos]
-            if gx is None:
-                out.append(None)
-                continue
-            gx = np.asarray(_array(gx))
-            if gx.shape != x.shape:
-                raise RuntimeError(
-                    f"{self.name}.backward returned a gradient of shape {gx.shape} for argument "
-                    f"{pos}, which has shape {x.shape}: the gradient of an input has the input's shape.")
-            out.append(constant(gx.astype(x.dtype, copy=False)))
-        return out
+    def __repr__(self):
+        return f"<{self.name}>"
 
 
 class Function:
-    """Base class of custom differentiable functions (see the module docstring)."""
+    """Base class of differentiable functions (see the module docstring)."""
+
+    differentiable_backward = False
 
     @staticmethod
     def forward(ctx, *args):
@@ -100,14 +115,121 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        tensors = tuple(args[i] for i in positions)
-        ctx = Context(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
-        out = np.asarray(_array(cls.forward(ctx, *[_array(a) for a in args])))
-        requires_grad = is_grad_enabled() and any(t.requires_grad for t in tensors)
-        result = Tensor._wrap(out, requires_grad)
-        if requires_grad:
-            node = FunctionNode(cls, ctx, positions, len(args))
-            node.inputs = tensors
-            result.grad_fn = node
+        tensors = tuple(a for a in args if isinstance(a, Tensor))
+        record = grad_mode.enabled and any(t.requires_grad for t in tensors)
+        ctx = Context(cls, tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *arrays)
+        except (ValueError, IndexError) as err:
+            shapes = " and ".join(str(t.shape) for t in tensors)
+            raise type(err)(f"{cls.__name__}: cannot apply to shapes {shapes}: {err}") from None
+        if isinstance(out, Tensor):
+            out = out.data
+        elif type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor._wrap(out, record)
+        if record:
+            ctx.inputs = tensors
+            if len(tensors) < len(args):
+                ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+            if any(v is out for v in ctx._saved):
+                ctx._output = weakref.ref(result)   # weak: no cycle between a tensor and its node
+            result.grad_fn = ctx
         return result
+
+
+class DifferentiableFunction(Function):
+    """A Function whose backward computes with Tensor operations (all the library's ops)."""
+
+    differentiable_backward = True
+
+
+def input_gradients(ctx, grad):
+    """The Function's backward applied to `grad` (a Tensor): one Tensor (or None) per Tensor
+    input of the call, each of that input's shape. This is what the engine runs at a node."""
+    fn = ctx._fn
+    if ctx.freed:
+        raise RuntimeError(FREED_MESSAGE)
+    grads = fn.backward(ctx, grad if fn.differentiable_backward else grad.data)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    n_args = len(ctx.needs_input_grad)
+    if len(grads) != n_args:
+        raise RuntimeError(
+            f"{ctx.name}.backward returned {len(grads)} gradient(s), but forward took "
+            f"{n_args} argument(s): return one per argument (None for those that need none).")
+    if ctx.tensor_positions is not None:
+        grads = tuple(grads[i] for i in ctx.tensor_positions)
+    if fn.differentiable_backward:
+        return [None if gx is None or not x.requires_grad else _sum_to_input(ctx, gx, x)
+                for x, gx in zip(ctx.inputs, grads)]
+    return [None if gx is None or not x.requires_grad else _array_gradient(ctx, k, gx, x, grad)
+            for k, (x, gx) in enumerate(zip(ctx.inputs, grads))]
+
+
+FREED_MESSAGE = (
+    "Trying to run backward through a part of the graph a second time, but its saved values "
+    "were released after the first backward pass. Pass retain_graph=True to the first "
+    ".backward() (or grad()) call if you need to go through the graph again; otherwise "
+    "recompute the forward pass.")
+
+
+def _sum_to_input(ctx, gx, x):
+    """gx, summed over the axes along which x was broadcast in forward."""
+    if not isinstance(gx, Tensor):
+        raise TypeError(
+            f"{ctx.name}.backward returned a {type(gx).__name__}: a Function with "
+            f"differentiable_backward = True computes its gradients with Tensor operations.")
+    if gx.shape == x.shape:
+        return gx
+    try:
+        broadcast = np.broadcast_shapes(x.shape, gx.shape) == gx.shape
+    except ValueError:
+        broadcast = False
+    if not broadcast:
+        raise RuntimeError(f"{ctx.name}.backward returned a gradient of shape {gx.shape} for an "
+                           f"input of shape {x.shape}.")
+    from course.autograd.shape import sum_to       # shape ops are Functions themselves
+    return sum_to(gx, x.shape)
+
+
+def _array_gradient(ctx, position, gx, x, upstream):
+    """A gradient computed with numpy, as a Tensor of the input's shape and dtype."""
+    gx = np.asarray(gx.data if isinstance(gx, Tensor) else gx)
+    if gx.shape != x.shape:
+        raise RuntimeError(
+            f"{ctx.name}.backward returned a gradient of shape {gx.shape} for argument "
+            f"{position}, which has shape {x.shape}: the gradient of an input has the input's shape.")
+    gx = gx.astype(x.dtype, copy=False)
+    if not grad_mode.enabled:
+        return Tensor._wrap(gx)
+    # Recording (create_graph): the array is not a function of anything in the graph, but it
+    # does depend on the inputs and the upstream gradient. Mark it, so that differentiating it
+    # again raises instead of returning zeros.
+    return _NotDifferentiableAgain.apply(gx, ctx.name, upstream, *ctx.inputs)
+
+
+class _NotDifferentiableAgain(DifferentiableFunction):
+    """Stands for a gradient computed by a Function's numpy backward; cannot be differentiated."""
+
+    @staticmethod
+    def forward(ctx, gx, name, *depends_on):
+        ctx.function_name = name
+        return gx
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            f"Differentiating a gradient of the custom Function {ctx.function_name} again: its "
+            f"backward computes with numpy arrays, outside the graph, so its gradient has no "
+            f"derivative here (this would be a silent zero). Write backward with Tensor "
+            f"operations and set `differentiable_backward = True` on the class, or leave "
+            f"{ctx.function_name} out of the part you differentiate twice.")
+
+
+def once_differentiable(cls):
+    """Class decorator that states the default: `cls`'s backward works on numpy arrays, and
+    differentiating its gradients again raises (see the module docstring)."""
+    cls.differentiable_backward = False
+    return cls
