@@ -127,6 +127,8 @@ def first_max_in_windows(x, kernel, stride):
 class MaxPooling2d(Op):
     """Max over each window; the gradient goes to the window's first maximum (lecture rule)."""
 
+    label = "MaxPool"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, x, kernel, stride):
         oh, ow = output_hw(x.shape, kernel, stride, (0, 0), "max_pool2d")

@@ -74,6 +74,8 @@ class Div(Op):
 class PowConstant(Op):
     """x ** p for a constant exponent p."""
 
+    label = "PowScalar"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, a, p):
         ctx.save_for_backward(a)
@@ -104,6 +106,8 @@ class Pow(Op):
 
 
 class Exponential(Op):
+    label = "Exp"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, a):
         out = np.exp(a)
@@ -140,6 +144,8 @@ class Abs(Op):
 
 
 class HyperbolicTangent(Op):
+    label = "Tanh"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a)
@@ -154,6 +160,8 @@ class HyperbolicTangent(Op):
 
 class Logistic(Op):
     """The sigmoid 1 / (1 + e^-x)."""
+
+    label = "Sigmoid"  # its name in graphs and in grad_fn
 
     @staticmethod
     def forward(ctx, a):
@@ -170,6 +178,8 @@ class Logistic(Op):
 class Rectifier(Op):
     """ReLU, max(0, x), with ReLU'(0) = 1 as in the lectures (PyTorch uses 0)."""
 
+    label = "ReLU"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -183,6 +193,8 @@ class Rectifier(Op):
 
 class ElementwiseMaximum(Op):
     """max(a, b) elementwise; where a >= b the gradient goes to a (ties: first argument)."""
+
+    label = "Maximum"  # its name in graphs and in grad_fn
 
     @staticmethod
     def forward(ctx, a, b):

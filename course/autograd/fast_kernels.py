@@ -145,6 +145,8 @@ def long_product(a, b, chunk=1024):
 class Convolution2d(Op):
     """Cross-correlation as one op: NHWC columns and one matrix product forward."""
 
+    label = "Conv2d"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, x, w, bias, stride, padding):
         f, c, kh, kw = w.shape
@@ -225,6 +227,8 @@ def first_max_by_arithmetic(x, best, kernel, stride):
 class MaxPoolingByViews(Op):
     """Max over each window by np.maximum over the KH*KW strided views of the whole batch."""
 
+    label = "MaxPool"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, x, kernel, stride):
         oh, ow = output_hw(x.shape, kernel, stride, (0, 0), "max_pool2d")
@@ -304,6 +308,8 @@ class SoftmaxCrossEntropy(Op):
     Its gradient is the lecture's softmax(z) - one_hot(y), row by row, times the incoming
     gradient (and 1/N for the mean): a few array operations instead of a dozen small ops.
     """
+
+    label = "CrossEntropy"  # its name in graphs and in grad_fn
 
     @staticmethod
     def forward(ctx, logits, targets, reduction):

@@ -64,7 +64,7 @@ class Context:
 
     @property
     def name(self):
-        return self._fn.__name__
+        return self._fn.label or self._fn.__name__
 
     def save_for_backward(self, *values):
         self._saved = tuple(v.data if isinstance(v, Tensor) else v for v in values)
@@ -104,6 +104,7 @@ class Function:
     """Base class of differentiable functions (see the module docstring)."""
 
     differentiable_backward = False
+    label = None           # a shorter name for graphs and grad_fn (default: the class name)
 
     @staticmethod
     def forward(ctx, *args):

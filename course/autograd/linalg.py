@@ -27,6 +27,8 @@ def check_matmul(a, b):
 class MatrixProduct(Op):
     """a @ b, with numpy's rules for 1-D operands and broadcast batch dimensions."""
 
+    label = "MatMul"  # its name in graphs and in grad_fn
+
     @staticmethod
     def forward(ctx, a, b):
         check_matmul(a, b)
