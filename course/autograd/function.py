@@ -50,24 +50,23 @@ class Context:
     - inputs: the Tensor arguments, in order (the graph's edges); name: the Function's name.
     """
 
-    __slots__ = ("_fn", "needs_input_grad", "inputs", "freed", "_saved", "_output",
-                 "tensor_positions", "__dict__")     # __dict__: what the Function sets on ctx
+    inputs = ()                  # set when the call is recorded (see Function.apply)
+    tensor_positions = None      # where the Tensor inputs sit among the arguments, if not all
+    freed = False
+    _saved = ()
+    _output = None               # a weak reference to the output, if forward saved it
+    _BOOKKEEPING = ("_fn", "needs_input_grad", "inputs", "tensor_positions")
 
     def __init__(self, fn, needs_input_grad):
         self._fn = fn
         self.needs_input_grad = needs_input_grad
-        self.inputs = ()
-        self.freed = False
-        self._saved = ()
-        self._output = None
-        self.tensor_positions = None      # where the Tensor inputs sit among the arguments
 
     @property
     def name(self):
         return self._fn.label or self._fn.__name__
 
     def save_for_backward(self, *values):
-        self._saved = tuple(v.data if isinstance(v, Tensor) else v for v in values)
+        self._saved = values
 
     @property
     def saved_tensors(self):
@@ -76,13 +75,13 @@ class Context:
                 "saved_tensors were released after the first backward pass; pass "
                 "retain_graph=True to backward() to use them again.")
         if not self._fn.differentiable_backward:
-            return self._saved
+            return tuple(v.data if isinstance(v, Tensor) else v for v in self._saved)
         return tuple(self._as_tensor(v) for v in self._saved)
 
     def _as_tensor(self, value):
         """A saved array as a Tensor of the graph: the input or output it is, else a constant."""
         if not isinstance(value, np.ndarray):
-            return value
+            return value             # a Tensor already, or not an array
         for t in self.inputs:
             if t.data is value:
                 return t
@@ -91,9 +90,12 @@ class Context:
         return Tensor._wrap(value)
 
     def release(self):
-        """Drop what forward kept (after a backward pass without retain_graph)."""
-        self.__dict__.clear()
-        self._saved = ()
+        """Drop what forward kept (after a backward pass without retain_graph): the saved
+        values and every attribute forward set on ctx."""
+        state = self.__dict__
+        kept = {key: state[key] for key in self._BOOKKEEPING if key in state}
+        state.clear()
+        state.update(kept)
         self.freed = True
 
     def __repr__(self):
@@ -116,27 +118,26 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        tensors = tuple(a for a in args if isinstance(a, Tensor))
-        record = grad_mode.enabled and any(t.requires_grad for t in tensors)
-        ctx = Context(cls, tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        needs_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        ctx = Context(cls, needs_grad)
         try:
-            out = cls.forward(ctx, *arrays)
+            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
         except (ValueError, IndexError) as err:
-            shapes = " and ".join(str(t.shape) for t in tensors)
+            shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
             raise type(err)(f"{cls.__name__}: cannot apply to shapes {shapes}: {err}") from None
-        if isinstance(out, Tensor):
-            out = out.data
-        elif type(out) is not np.ndarray:
-            out = np.asarray(out)
-        result = Tensor._wrap(out, record)
-        if record:
-            ctx.inputs = tensors
-            if len(tensors) < len(args):
-                ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-            if any(v is out for v in ctx._saved):
-                ctx._output = weakref.ref(result)   # weak: no cycle between a tensor and its node
-            result.grad_fn = ctx
+        if type(out) is not np.ndarray:
+            out = out.data if isinstance(out, Tensor) else np.asarray(out)
+        if not (True in needs_grad and grad_mode.enabled):
+            return Tensor._wrap(out)
+        result = Tensor._wrap(out, True)                 # recorded: ctx becomes its grad_fn
+        ctx.inputs = tensors = tuple([a for a in args if isinstance(a, Tensor)])
+        if len(tensors) < len(args):
+            ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        for v in ctx._saved:
+            if v is out:          # a weak reference: no cycle between a tensor and its node
+                ctx._output = weakref.ref(result)
+                break
+        result.grad_fn = ctx
         return result
 
 
