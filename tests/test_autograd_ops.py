@@ -26,7 +26,7 @@ def test_the_kernels_fixture_switches_the_conv_implementation(kernels):
     from course.autograd import active_kernels
     assert active_kernels() == kernels
     out = F.conv2d(Tensor(np.ones((1, 1, 3, 3)), requires_grad=True), Tensor(np.ones((1, 1, 2, 2))))
-    made_by = {"fast": "Convolution2d", "reference": "Transpose"}[kernels]
+    made_by = {"fast": "Conv2d", "reference": "Transpose"}[kernels]
     assert out.grad_fn.name == made_by
 
 
@@ -451,3 +451,38 @@ def test_conv2d_second_derivatives(stride, padding):
     numeric_x, numeric_w = finite_differences(h, [x0.copy(), w0.copy()], np.array(1.0), eps=1e-5)
     np.testing.assert_allclose(hx.data, numeric_x, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hw.data, numeric_w, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_values_are_dropped_after_backward():
+    """Without retain_graph, every node of a conv net's graph keeps nothing but its edges."""
+    from course.autograd import topological_order
+    from course.autograd.function import Context
+    rng = np.random.default_rng(9)
+    x = Tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w, b = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True), Tensor(np.zeros(4), requires_grad=True)
+    loss = F.cross_entropy(F.max_pool2d(F.conv2d(x, w, b, padding=1).relu(), 2).reshape(2, -1), [1, 0])
+    nodes = [t.grad_fn for t in topological_order([loss]) if t.grad_fn is not None]
+    assert any(len(vars(node)) > len(Context._BOOKKEEPING) for node in nodes)   # something was kept
+    loss.backward()
+    for node in nodes:
+        assert node.freed
+        assert set(vars(node)) <= set(Context._BOOKKEEPING) | {"freed"}, node.name
+        with pytest.raises(RuntimeError, match="retain_graph"):
+            node.saved_tensors
+
+
+@pytest.mark.parametrize("name,f,second", [
+    ("tanh", lambda t: t.tanh(), lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+    ("exp", lambda t: t.exp(), np.exp),
+    ("sigmoid", lambda t: t.sigmoid(), lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s)),
+    ("pow", lambda t: t ** 3, lambda x: 6 * x),
+])
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_second_derivatives_of_ops_that_save_their_output(name, f, second, shape):
+    """Ops whose backward reuses their output (a numpy scalar for 0-d input) stay in the graph."""
+    from course.autograd import grad
+    x0 = np.linspace(0.3, 0.9, int(np.prod(shape))).reshape(shape)
+    x = Tensor(x0.copy(), requires_grad=True)
+    (g,) = grad(f(x).sum(), x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    np.testing.assert_allclose(h.data, second(x0), rtol=1e-10, err_msg=name)
