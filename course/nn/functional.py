@@ -5,12 +5,11 @@ which become constant Tensors) and returns a Tensor recorded in the graph. Where
 two kernels (conv2d, pooling, cross_entropy, linear), the one `course.autograd.use_kernels`
 chose runs: the fast one by default, or the reference one that reads like the notebooks.
 """
-from course.autograd import Tensor, convolution, fast_kernels, losses
-from course.autograd import linalg
+import numpy as np
+
+from course.autograd import Tensor, convolution, fast_kernels, linalg, losses
 from course.autograd.elementwise import ElementwiseMaximum, Where
 from course.autograd.kernels import active
-
-import numpy as np
 
 
 def _t(x):
