@@ -121,10 +121,18 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        needs_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        ctx = Context(needs_grad, cls)
+        arrays, needs_grad, tensors = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                needs_grad.append(a.requires_grad)
+                tensors.append(a)
+            else:
+                arrays.append(a)
+                needs_grad.append(False)
+        ctx = Context(tuple(needs_grad), cls)
         try:
-            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
+            out = cls.forward(ctx, *arrays)
         except (ValueError, IndexError) as err:
             shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
             raise type(err)(f"{cls.__name__}: cannot apply to shapes {shapes}: {err}") from None
@@ -134,7 +142,7 @@ class Function:
         if not (True in needs_grad and grad_mode.enabled):
             return Tensor._wrap(out)
         result = Tensor._wrap(out, True)                 # recorded: ctx becomes its grad_fn
-        ctx.inputs = tensors = tuple([a for a in args if isinstance(a, Tensor)])
+        ctx.inputs = tensors = tuple(tensors)
         if len(tensors) < len(args):
             ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         for v in ctx._saved:
