@@ -50,19 +50,18 @@ class Context:
     - inputs: the Tensor arguments, in order (the graph's edges); name: the Function's name.
     """
 
-    inputs = ()                  # set when the call is recorded (see Function.apply)
-    tensor_positions = None      # where the Tensor inputs sit among the arguments, if not all
-    freed = False
-    _saved = ()
-    _output = None               # a weak reference to the output, if forward saved it
-    _BOOKKEEPING = ("_fn", "needs_input_grad", "inputs", "tensor_positions")
-
-    _fn = None                   # the Function (None for a ctx made by hand, as the grader does)
+    # Bookkeeping in slots; what a Function sets on ctx goes to __dict__ (dropped on release).
+    __slots__ = ("_fn", "needs_input_grad", "freed", "_saved", "inputs", "tensor_positions",
+                 "_output", "__dict__")
 
     def __init__(self, needs_input_grad, fn=None):
+        self._fn = fn                # None for a ctx made by hand, as the grader does
         self.needs_input_grad = needs_input_grad
-        if fn is not None:
-            self._fn = fn
+        self.freed = False
+        self._saved = ()
+        # Set by Function.apply when the call is recorded: inputs (the Tensor arguments),
+        # tensor_positions (where they sit among the arguments, None if all are Tensors) and
+        # _output (a weak reference to the output, if forward saved it).
 
     @property
     def name(self):
@@ -79,26 +78,26 @@ class Context:
                 "retain_graph=True to backward() to use them again.")
         if self._fn is None or not self._fn.differentiable_backward:
             return tuple(v.data if isinstance(v, Tensor) else v for v in self._saved)
-        return tuple(self._as_tensor(v) for v in self._saved)
+        return tuple([self._as_tensor(v) for v in self._saved])
 
     def _as_tensor(self, value):
         """A saved array as a Tensor of the graph: the input or output it is, else a constant."""
-        if not isinstance(value, np.ndarray):
-            return value             # a Tensor already, or not an array
         for t in self.inputs:
             if t.data is value:
                 return t
-        if self._output is not None and self._output() is not None and self._output().data is value:
-            return self._output()
+        if not isinstance(value, np.ndarray):
+            return value             # a Tensor already, or not an array
+        output = None if self._output is None else self._output()
+        if output is not None and output.data is value:
+            return output
         return Tensor._wrap(value)
 
     def release(self):
         """Drop what forward kept (after a backward pass without retain_graph): the saved
         values and every attribute forward set on ctx."""
-        state = self.__dict__
-        kept = {key: state[key] for key in self._BOOKKEEPING if key in state}
-        state.clear()
-        state.update(kept)
+        self.__dict__.clear()
+        self._saved = ()
+        self._output = None
         self.freed = True
 
     def __repr__(self):
@@ -130,7 +129,8 @@ class Function:
             else:
                 arrays.append(a)
                 needs_grad.append(False)
-        ctx = Context(tuple(needs_grad), cls)
+        needs_grad = tuple(needs_grad)
+        ctx = Context(needs_grad, cls)
         try:
             out = cls.forward(ctx, *arrays)
         except (ValueError, IndexError) as err:
@@ -143,8 +143,10 @@ class Function:
             return Tensor._wrap(out)
         result = Tensor._wrap(out, True)                 # recorded: ctx becomes its grad_fn
         ctx.inputs = tensors = tuple(tensors)
+        ctx.tensor_positions = None
         if len(tensors) < len(args):
             ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx._output = None
         for v in ctx._saved:
             if v is out:          # a weak reference: no cycle between a tensor and its node
                 ctx._output = weakref.ref(result)
@@ -176,8 +178,15 @@ def input_gradients(ctx, grad):
     if ctx.tensor_positions is not None:
         grads = tuple(grads[i] for i in ctx.tensor_positions)
     if fn.differentiable_backward:
-        return [None if gx is None or not x.requires_grad else _sum_to_input(ctx, gx, x)
-                for x, gx in zip(ctx.inputs, grads)]
+        out = []
+        for x, gx in zip(ctx.inputs, grads):
+            if gx is None or not x.requires_grad:
+                out.append(None)
+            elif type(gx) is Tensor and gx.data.shape == x.data.shape:     # the usual case
+                out.append(gx)
+            else:
+                out.append(_sum_to_input(ctx, gx, x))
+        return out
     return [None if gx is None or not x.requires_grad else _array_gradient(ctx, k, gx, x, grad)
             for k, (x, gx) in enumerate(zip(ctx.inputs, grads))]
 
