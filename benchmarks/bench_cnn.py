@@ -36,7 +36,7 @@ import numpy as np
 from _threads import add_threads_option, use_threads
 
 from course import nn, optim
-from course.autograd import Tensor, manual_seed, no_grad
+from course.autograd import Tensor, keep_freed_memory, manual_seed, no_grad, use_kernels
 from course.data import MNISTNotFoundError, digits, mnist
 from course.nn import functional as F
 
@@ -103,6 +103,8 @@ def torch_cnn(image_size, state):
 
 
 class CourseRun:
+    kernels = "fast"
+
     def __init__(self, data, state, batch_size, lr):
         self.x_train, self.y_train, self.x_test, self.y_test = data
         self.model = course_cnn(self.x_train.shape[-1])
@@ -111,6 +113,10 @@ class CourseRun:
         self.batch_size = batch_size
 
     def epoch(self, order, lr):
+        with use_kernels(self.kernels):
+            self._epoch(order, lr)
+
+    def _epoch(self, order, lr):
         self.optimizer.lr = lr
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
@@ -124,6 +130,12 @@ class CourseRun:
             scores = np.concatenate([self.model(Tensor(self.x_test[i:i + 1000])).data
                                      for i in range(0, len(self.x_test), 1000)])
         return float((scores.argmax(axis=1) == self.y_test).mean())
+
+
+class ReferenceRun(CourseRun):
+    """course with its reference kernels (the code of the notebooks)."""
+
+    kernels = "reference"
 
 
 class TorchRun:
@@ -161,12 +173,14 @@ def initial_state(image_size, seed=0):
 
 # ---- measurements ------------------------------------------------------------------------------
 
-def compare(name, with_torch=True):
-    """Train with both, epochs interleaved; returns a dict of the figures."""
+def compare(name, with_torch=True, with_reference=True):
+    """Train with each, epochs interleaved; returns a dict of the figures."""
     *data, description = load(name)
     epochs, batch_size, lr = SETTINGS[name]
     state = initial_state(data[0].shape[-1])
     runs = {"course": CourseRun(data, state, batch_size, lr)}
+    if with_reference:
+        runs["reference"] = ReferenceRun(data, state, batch_size, lr)
     if with_torch:
         runs["torch"] = TorchRun(data, state, batch_size, lr)
     seconds = {framework: [] for framework in runs}
@@ -204,6 +218,7 @@ def memory_probe(name):
     """
     *data, _ = load(name)
     epochs, batch_size, lr = SETTINGS[name]
+    keep_freed_memory()
     run = CourseRun(data, initial_state(data[0].shape[-1]), batch_size, lr)
     orders = batch_orders(len(data[0]), epochs)
     for epoch, order in enumerate(orders):
@@ -243,6 +258,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=list(SETTINGS), nargs="*", default=list(SETTINGS))
     parser.add_argument("--profile", action="store_true", help="cProfile one course epoch per data set")
+    parser.add_argument("--reference", choices=["digits", "all", "none"], default="digits",
+                        help="also train with the reference kernels: on the digits only (default), "
+                             "on every data set, or never")
     add_threads_option(parser)
     parser.add_argument("--memory-probe", choices=list(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -256,19 +274,28 @@ def main():
         torch = None
         print("PyTorch is not installed: course alone is timed.\n")
     use_threads(args.threads)
+    keep_freed_memory()          # glibc keeps freed arrays for the next step (opt-in)
     if torch is not None:
         print(f"PyTorch {torch.__version__} and numpy {np.__version__}, {args.threads} thread(s) each\n")
 
     for name in args.data:
-        result = compare(name, with_torch=torch is not None)
+        with_reference = args.reference == "all" or args.reference == name
+        result = compare(name, with_torch=torch is not None, with_reference=with_reference)
         memory = course_memory(name)
         print(f"== {name}: {result['data']}, {result['epochs']} epochs")
-        print(f"   course  {result['course s/epoch']:8.3f} s/epoch   test accuracy {result['course accuracy']:.2%}")
+        print(f"   course  {result['course s/epoch']:8.3f} s/epoch   test accuracy {result['course accuracy']:.2%}"
+              "   (fast kernels, the default)")
+        if with_reference:
+            print(f"   course  {result['reference s/epoch']:8.3f} s/epoch   test accuracy "
+                  f"{result['reference accuracy']:.2%}   (reference kernels)")
         if torch is not None:
             ratio = result["course s/epoch"] / result["torch s/epoch"]
             points = 100 * (result["course accuracy"] - result["torch accuracy"])
             print(f"   torch   {result['torch s/epoch']:8.3f} s/epoch   test accuracy {result['torch accuracy']:.2%}")
             print(f"   course / torch time per epoch: {ratio:.2f}   accuracy difference: {points:+.2f} points")
+            if with_reference:
+                print(f"   reference / torch time per epoch: "
+                      f"{result['reference s/epoch'] / result['torch s/epoch']:.2f}")
         print(f"   course run peak memory: {memory['rss peak MB']:.0f} MB resident (whole process, no torch), "
               f"{memory['traced peak MB']:.1f} MB allocated during an epoch (tracemalloc)\n")
         if args.profile:

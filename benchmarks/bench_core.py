@@ -1,4 +1,4 @@
-"""Times course's core against PyTorch CPU in the same process and prints the ratios.
+"""Times course's core, reference and fast kernels, against PyTorch CPU in the same process.
 
 Run from the repository root with this machine's OpenBLAS overrides unset:
 
@@ -14,7 +14,7 @@ import time
 import numpy as np
 from _threads import add_threads_option, use_threads
 
-from course.autograd import Tensor
+from course.autograd import Tensor, keep_freed_memory, use_kernels
 from course.nn import functional as F
 
 try:
@@ -133,6 +133,7 @@ def main():
     add_threads_option(parser)
     args = parser.parse_args()
     use_threads(args.threads)
+    keep_freed_memory()          # glibc keeps freed arrays for the next step (opt-in)
     rng = np.random.default_rng(0)
     conv1 = conv_case(64, 1, 28, 32, 5, rng)
     conv2 = conv_case(64, 32, 12, 64, 3, rng)
@@ -146,16 +147,25 @@ def main():
     ]
     print(f"numpy {np.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
                                        if torch is not None else ", torch not installed"))
-    print(f"{'case':45s} {'course':>11s} {'pytorch':>11s} {'ratio':>7s} {'target':>7s}")
+    print(f"{'case':45s} {'reference':>11s} {'fast':>11s} {'pytorch':>11s} {'ref/pt':>7s} "
+          f"{'fast/pt':>7s} {'target':>7s}")
     for name, ours, theirs, per, target in cases:
-        fns = [ours, theirs] if (torch is not None and theirs) else [ours]
+        # The same function under each kernel set, all timed in turn in this process.
+        fns = [in_kernels("reference", ours), in_kernels("fast", ours)]
+        if torch is not None and theirs:
+            fns.append(theirs)
         times = [t / per for t in best_times(fns, args.seconds)]
-        t_ours, t_theirs = times[0], (times[1] if len(times) > 1 else None)
-        unit, scale = ("us", 1e6) if t_ours < 1e-3 else ("ms", 1e3)
-        theirs_txt = f"{t_theirs * scale:8.2f} {unit}" if t_theirs else "       -   "
-        ratio = f"{t_ours / t_theirs:6.2f}x" if t_theirs else "     - "
-        print(f"{name:45s} {t_ours * scale:8.2f} {unit} {theirs_txt} {ratio} {target:6.1f}x")
+        unit, scale = ("us", 1e6) if times[1] < 1e-3 else ("ms", 1e3)
+        cells = [f"{t * scale:8.2f} {unit}" for t in times] + ["       -   "] * (3 - len(times))
+        ratios = [f"{t / times[2]:6.2f}x" if len(times) > 2 else "     - " for t in times[:2]]
+        print(f"{name:45s} {' '.join(cells)} {' '.join(ratios)} {target:6.1f}x")
 
+
+def in_kernels(name, fn):
+    def run():
+        with use_kernels(name):
+            fn()
+    return run
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,33 @@
 """Every op's gradient against central finite differences in float64, on generated shapes
-(broadcasting included), and against PyTorch when it is installed."""
+(broadcasting included), and against PyTorch when it is installed.
+
+Every test runs twice: with the reference kernels and with the fast ones (see
+course.autograd.kernels); the fixture below switches them for the whole module."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from course.autograd import Tensor
+from course.autograd import Tensor, use_kernels
+from course.autograd.kernels import KERNELS
 from course.nn import functional as F
 
 SETTINGS = settings(max_examples=20, deadline=None)
+
+
+@pytest.fixture(autouse=True, scope="module", params=KERNELS)
+def kernels(request):
+    """Module-scoped (hypothesis refuses function-scoped fixtures around @given)."""
+    with use_kernels(request.param):
+        yield request.param
+
+
+def test_the_kernels_fixture_switches_the_conv_implementation(kernels):
+    from course.autograd import active_kernels
+    assert active_kernels() == kernels
+    out = F.conv2d(Tensor(np.ones((1, 1, 3, 3)), requires_grad=True), Tensor(np.ones((1, 1, 2, 2))))
+    made_by = {"fast": "Conv2d", "reference": "Transpose"}[kernels]
+    assert out.grad_fn.name == made_by
 
 
 def finite_differences(fn, arrays, cotangent, eps=1e-6):
@@ -333,19 +352,29 @@ def test_max_pool_ties_match_pytorch():
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
 
 
-@pytest.mark.parametrize("by_offset", [False, True])
+def unfold_fold_pairs(kernel, stride, padding):
+    """(name, unfold, fold) of the column layouts: the reference's (C, KH, KW) rows, the fast
+    kernels' (KH, KW, C) rows and their by-offset layout."""
+    from course.autograd.convolution import Fold, Unfold
+    from course.autograd.fast_kernels import FoldNHWC, UnfoldNHWC
+    yield ("reference", lambda x: Unfold.apply(x, kernel, stride, padding),
+           lambda y, shape: Fold.apply(y, shape, kernel, stride, padding))
+    for by_offset in (False, True):
+        yield (f"nhwc by_offset={by_offset}", lambda x, b=by_offset: UnfoldNHWC.apply(x, kernel, stride, padding, b),
+               lambda y, shape, b=by_offset: FoldNHWC.apply(y, shape, kernel, stride, padding, b))
+
+
 @pytest.mark.parametrize("channels,stride,padding", [(2, 1, 0), (5, 2, 1), (4, 1, 2)])
-def test_unfold_and_fold_are_adjoint(by_offset, channels, stride, padding):
-    """<Unfold(x), y> = <x, Fold(y)> in both column layouts: each is the other's backward."""
-    from course.nn.conv_ops import Fold, Unfold
+def test_unfold_and_fold_are_adjoint(channels, stride, padding):
+    """<Unfold(x), y> = <x, Fold(y)> in every column layout: each is the other's backward."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, channels, 7, 6))
-    unfold = Unfold((3, 2), (stride, stride), (padding, padding), by_offset)
-    cols = unfold.forward(x)
-    y = rng.standard_normal(cols.shape)
-    folded = Fold(x.shape, (3, 2), (stride, stride), (padding, padding), by_offset).forward(y)
-    assert folded.shape == x.shape
-    np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12)
+    for name, unfold, fold in unfold_fold_pairs((3, 2), (stride, stride), (padding, padding)):
+        cols = unfold(Tensor(x)).data
+        y = rng.standard_normal(cols.shape)
+        folded = fold(Tensor(y), x.shape).data
+        assert folded.shape == x.shape, name
+        np.testing.assert_allclose(np.sum(cols * y), np.sum(x * folded), rtol=1e-12, err_msg=name)
 
 
 def test_first_layer_weight_gradient_over_a_long_batch():
@@ -422,3 +451,37 @@ def test_conv2d_second_derivatives(stride, padding):
     numeric_x, numeric_w = finite_differences(h, [x0.copy(), w0.copy()], np.array(1.0), eps=1e-5)
     np.testing.assert_allclose(hx.data, numeric_x, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hw.data, numeric_w, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_values_are_dropped_after_backward():
+    """Without retain_graph, every node of a conv net's graph keeps nothing but its edges."""
+    from course.autograd import topological_order
+    rng = np.random.default_rng(9)
+    x = Tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w, b = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True), Tensor(np.zeros(4), requires_grad=True)
+    loss = F.cross_entropy(F.max_pool2d(F.conv2d(x, w, b, padding=1).relu(), 2).reshape(2, -1), [1, 0])
+    nodes = [t.grad_fn for t in topological_order([loss]) if t.grad_fn is not None]
+    assert any(vars(node) or node._saved for node in nodes)       # forward kept something
+    loss.backward()
+    for node in nodes:
+        assert node.freed
+        assert vars(node) == {} and node._saved == () and node._output is None, node.name
+        with pytest.raises(RuntimeError, match="retain_graph"):
+            node.saved_tensors
+
+
+@pytest.mark.parametrize("name,f,second", [
+    ("tanh", lambda t: t.tanh(), lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+    ("exp", lambda t: t.exp(), np.exp),
+    ("sigmoid", lambda t: t.sigmoid(), lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s)),
+    ("pow", lambda t: t ** 3, lambda x: 6 * x),
+])
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_second_derivatives_of_ops_that_save_their_output(name, f, second, shape):
+    """Ops whose backward reuses their output (a numpy scalar for 0-d input) stay in the graph."""
+    from course.autograd import grad
+    x0 = np.linspace(0.3, 0.9, int(np.prod(shape))).reshape(shape)
+    x = Tensor(x0.copy(), requires_grad=True)
+    (g,) = grad(f(x).sum(), x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    np.testing.assert_allclose(h.data, second(x0), rtol=1e-10, err_msg=name)

@@ -245,8 +245,46 @@ def test_custom_function():
     np.testing.assert_allclose(b.grad.data, 2 * a.data)
 
 
-def test_custom_function_gradient_is_constant_under_create_graph():
-    class Cube(Function):
+class Cube(Function):
+    """A custom Function whose backward is numpy (the default: once differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x ** 2
+
+
+def test_numpy_backward_gives_the_first_derivative_under_create_graph():
+    x = leaf([2.0])
+    (g,) = grad(Cube.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data, [12.0])
+
+
+def test_differentiating_a_numpy_backward_again_raises_and_names_the_function():
+    x = leaf([2.0])
+    (g,) = grad(Cube.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="Cube.*differentiable_backward = True"):
+        grad(g.sum(), x)
+
+
+def test_numpy_backward_is_fine_where_the_second_pass_does_not_reach_it():
+    # d/dx of (x^3 + x^2)' = 6x + 2 needs Cube's gradient differentiated: raises; but a
+    # second derivative that only goes through built-in ops does not touch Cube's gradient.
+    x, w = leaf([2.0]), leaf([3.0])
+    gx, gw = grad((Cube.apply(x) + w * w).sum(), [x, w], create_graph=True)
+    (hw,) = grad(gw.sum(), w)
+    np.testing.assert_allclose(hw.data, [2.0])
+
+
+def test_a_custom_function_with_a_tensor_backward_can_be_differentiated_twice():
+    class TensorCube(Function):
+        differentiable_backward = True
+
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
@@ -254,13 +292,13 @@ def test_custom_function_gradient_is_constant_under_create_graph():
 
         @staticmethod
         def backward(ctx, g):
-            (x,) = ctx.saved_tensors
+            (x,) = ctx.saved_tensors          # the input Tensor itself
             return g * 3 * x ** 2
 
     x = leaf([2.0])
-    (g,) = grad(Cube.apply(x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.data, [12.0])
-    assert not g.requires_grad
+    (g,) = grad(TensorCube.apply(x).sum(), x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    np.testing.assert_allclose(h.data, [12.0])
 
 
 def test_custom_function_errors_are_clear():

@@ -169,6 +169,9 @@ def test_contribution_is_upstream_times_local_jacobian(make):
             np.testing.assert_allclose(step.upstream.ravel() @ jac, c.ravel(), rtol=1e-6, atol=1e-9)
 
 
+NUMPY_FORWARD = {"MatMul": np.matmul, "Tanh": np.tanh, "Mul": np.multiply, "Add": np.add, "Sum": np.sum}
+
+
 def test_local_jacobians_match_finite_differences_of_the_forward():
     root, _ = shared_weight_graph()
     checked = set()
@@ -186,7 +189,7 @@ def test_local_jacobians_match_finite_differences_of_the_forward():
                 for sign in (1, -1):
                     moved = [a.copy() for a in arrays]
                     moved[k].reshape(-1)[j] += sign * 1e-6
-                    shifted.append(np.asarray(op.forward(*moved)).ravel())
+                    shifted.append(np.asarray(NUMPY_FORWARD[op.name](*moved)).ravel())
                 numeric[:, j] = (shifted[0] - shifted[1]) / 2e-6
             np.testing.assert_allclose(jac, numeric, rtol=1e-5, atol=1e-8)
             checked.add(op.name)

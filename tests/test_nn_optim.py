@@ -4,9 +4,17 @@ import pytest
 
 import course
 from course import nn
-from course.autograd import Tensor
+from course.autograd import Tensor, use_kernels
+from course.autograd.kernels import KERNELS
 from course.nn import functional as F
 from course.optim import SGD, Adam
+
+
+@pytest.fixture(params=KERNELS)
+def kernels(request):
+    """Runs a test with the reference kernels and with the fast ones."""
+    with use_kernels(request.param):
+        yield request.param
 
 
 def test_linear_init_is_kaiming_uniform():
@@ -35,7 +43,7 @@ def test_manual_seed_makes_init_reproducible():
     np.testing.assert_array_equal(a, nn.Linear(3, 2).weight.data)
 
 
-def test_parameters_state_dict_and_modes():
+def test_parameters_state_dict_and_modes(kernels):
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "3.weight", "3.bias"]
@@ -80,7 +88,7 @@ def test_sgd_momentum_weight_decay_by_hand():
     lambda lib, ps: lib.SGD(ps, lr=0.05, momentum=0.9, weight_decay=1e-3),
     lambda lib, ps: lib.Adam(ps, lr=0.01, betas=(0.8, 0.99), weight_decay=1e-3),
 ])
-def test_optimisers_match_pytorch(make):
+def test_optimisers_match_pytorch(make, kernels):
     torch = pytest.importorskip("torch")
     import course.optim as ours
     rng = np.random.default_rng(0)
@@ -98,7 +106,7 @@ def test_optimisers_match_pytorch(make):
     np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6, atol=1e-9)
 
 
-def test_mlp_learns_xor():
+def test_mlp_learns_xor(kernels):
     course.manual_seed(1)
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
@@ -112,7 +120,7 @@ def test_mlp_learns_xor():
     assert (model(x).data.argmax(axis=1) == y).all()
 
 
-def test_small_cnn_learns_digits_quickly():
+def test_small_cnn_learns_digits_quickly(kernels):
     from course.data import digits
     course.manual_seed(0)
     data = digits()
@@ -131,10 +139,10 @@ def test_small_cnn_learns_digits_quickly():
 
 
 def test_training_steps_reuse_freed_memory():
-    """After a warm-up, a conv step should not fault in fresh pages (see course.autograd.memory)."""
+    """After a warm-up, a conv step should not fault in fresh pages (see course.autograd.fast_kernels)."""
     import platform
     import resource
-    from course.autograd.memory import keep_freed_memory
+    from course.autograd import keep_freed_memory
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc: the allocator is left alone")
     assert keep_freed_memory()

@@ -7,14 +7,12 @@ explicit stack, so deep graphs cause no recursion error and shared nodes are vis
 """
 import numpy as np
 
+from course.autograd.function import FREED_MESSAGE, input_gradients
 from course.autograd.grad_mode import set_grad_enabled
 from course.autograd.tensor import Tensor
 
-FREED_MESSAGE = (
-    "Trying to run backward through a part of the graph a second time, but its saved values "
-    "were released after the first backward pass. Pass retain_graph=True to the first "
-    ".backward() (or grad()) call if you need to go through the graph again; otherwise "
-    "recompute the forward pass.")
+__all__ = ["topological_order", "backward_steps", "input_gradients", "run_backward", "grad",
+           "FREED_MESSAGE"]
 
 
 def topological_order(roots, include_constants=False):
@@ -77,15 +75,17 @@ def _store(t, g, create_graph):
         t.grad = g if t.grad is None else t.grad + g
 
 
-def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs=None):
-    """Back-propagate from `roots`.
+def backward_steps(roots, gradients, order=None):
+    """The backward pass, one step per tensor that receives a gradient, in the engine's order.
 
-    With inputs=None, gradients are accumulated into the `.grad` of leaves (and of tensors
-    that called retain_grad()). With a list of inputs, their gradients are returned instead
-    and no `.grad` is touched (this is `grad()`).
+    roots: tensors that require grad; gradients: d(loss)/d(root) for each (None for a
+    one-element root). Yields (tensor, gradient, input_gradients): the tensor's complete
+    gradient (a Tensor of its shape), then what its op passes back to each of
+    tensor.grad_fn.inputs (a Tensor or None each; () for a leaf). Nothing is stored in any
+    `.grad` and the graph is not released: `run_backward` does that, and
+    course.widgets.backward_stepper shows these steps one at a time. Recording follows the
+    grad mode of the caller (on for create_graph). order: topological_order(roots), if known.
     """
-    if retain_graph is None:
-        retain_graph = create_graph
     for root in roots:
         if not root.requires_grad:
             raise RuntimeError(
@@ -95,32 +95,39 @@ def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs
     grads = {}
     for root, gradient in zip(roots, gradients):
         _accumulate(grads, root, _root_gradient(root, gradient))
+    for t in reversed(order if order is not None else topological_order(roots)):
+        g = grads.pop(id(t), None)
+        if g is None:                  # no path from a root: nothing to pass on
+            continue
+        node = t.grad_fn
+        if node is None:
+            yield t, g, ()
+            continue
+        input_grads = input_gradients(node, g)
+        yield t, g, input_grads
+        for x, gx in zip(node.inputs, input_grads):
+            if gx is not None:
+                _accumulate(grads, x, gx)
+
+
+def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs=None):
+    """Back-propagate from `roots`.
+
+    With inputs=None, gradients are accumulated into the `.grad` of leaves (and of tensors
+    that called retain_grad()). With a list of inputs, their gradients are returned instead
+    and no `.grad` is touched (this is `grad()`).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
     wanted = None if inputs is None else {id(x): None for x in inputs}
     order = topological_order(roots)
-
     with set_grad_enabled(create_graph):
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
+        for t, g, _ in backward_steps(roots, gradients, order):
             if wanted is not None:
                 if id(t) in wanted:
                     wanted[id(t)] = g
             elif t.grad_fn is None or t._retains_grad:
                 _store(t, g, create_graph)
-            node = t.grad_fn
-            if node is None:
-                continue
-            if node.freed:
-                raise RuntimeError(FREED_MESSAGE)
-            input_grads = node.backward(g)
-            for x, gx in zip(node.inputs, input_grads):
-                if gx is not None and x.requires_grad:
-                    if gx.shape != x.shape:
-                        raise RuntimeError(
-                            f"{node.name}.backward returned a gradient of shape {gx.shape} "
-                            f"for an input of shape {x.shape}.")
-                    _accumulate(grads, x, gx)
     if not retain_graph:
         for t in order:
             if t.grad_fn is not None:

@@ -187,45 +187,45 @@ class Tensor:
         return Tensor._wrap(_as_array(other))
 
     def __add__(self, other):
-        return ops.Add()(self, self._lift(other))
+        return Add.apply(self, self._lift(other))
 
     def __radd__(self, other):
-        return ops.Add()(self._lift(other), self)
+        return Add.apply(self._lift(other), self)
 
     def __sub__(self, other):
-        return ops.Sub()(self, self._lift(other))
+        return Sub.apply(self, self._lift(other))
 
     def __rsub__(self, other):
-        return ops.Sub()(self._lift(other), self)
+        return Sub.apply(self._lift(other), self)
 
     def __mul__(self, other):
-        return ops.Mul()(self, self._lift(other))
+        return Mul.apply(self, self._lift(other))
 
     def __rmul__(self, other):
-        return ops.Mul()(self._lift(other), self)
+        return Mul.apply(self._lift(other), self)
 
     def __truediv__(self, other):
-        return ops.Div()(self, self._lift(other))
+        return Div.apply(self, self._lift(other))
 
     def __rtruediv__(self, other):
-        return ops.Div()(self._lift(other), self)
+        return Div.apply(self._lift(other), self)
 
     def __pow__(self, other):
         if isinstance(other, Tensor):
-            return ops.Pow()(self, other)
-        return ops.PowScalar(float(other))(self)
+            return Pow.apply(self, other)
+        return PowConstant.apply(self, float(other))
 
     def __rpow__(self, other):
-        return ops.Pow()(self._lift(other), self)
+        return Pow.apply(self._lift(other), self)
 
     def __matmul__(self, other):
-        return ops.MatMul()(self, self._lift(other))
+        return _matrix_product().apply(self, self._lift(other))
 
     def __rmatmul__(self, other):
-        return ops.MatMul()(self._lift(other), self)
+        return _matrix_product().apply(self._lift(other), self)
 
     def __neg__(self):
-        return ops.Neg()(self)
+        return Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -294,7 +294,7 @@ class Tensor:
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return ops.GetItem(index)(self)
+        return GetItem.apply(self, index)
 
     # PyTorch's method names for the operators
     def add(self, other):
@@ -327,44 +327,44 @@ class Tensor:
 
     # ---- elementwise functions -------------------------------------------------------
     def exp(self):
-        return ops.Exp()(self)
+        return Exponential.apply(self)
 
     def log(self):
-        return ops.Log()(self)
+        return Log.apply(self)
 
     def sqrt(self):
-        return ops.PowScalar(0.5)(self)
+        return PowConstant.apply(self, 0.5)
 
     def abs(self):
-        return ops.Abs()(self)
+        return Abs.apply(self)
 
     def tanh(self):
-        return ops.Tanh()(self)
+        return HyperbolicTangent.apply(self)
 
     def sigmoid(self):
-        return ops.Sigmoid()(self)
+        return Logistic.apply(self)
 
     def relu(self):
-        return ops.ReLU()(self)
+        return Rectifier.apply(self)
 
     # ---- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Sum(_axis(axis, dim), keepdims if keepdim is None else keepdim)(self)
+        return Sum.apply(self, _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Mean(_axis(axis, dim), keepdims if keepdim is None else keepdim)(self)
+        return Mean.apply(self, _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Max(_axis(axis, dim), keepdims if keepdim is None else keepdim)(self)
+        return Max.apply(self, _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return -ops.Max(_axis(axis, dim), keepdims if keepdim is None else keepdim)(-self)
+        return -Max.apply(-self, _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
     # ---- shapes ----------------------------------------------------------------------
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return ops.Reshape(shape)(self)
+        return Reshape.apply(self, tuple(shape))
 
     view = reshape
 
@@ -391,19 +391,19 @@ class Tensor:
             perm = list(range(self.ndim))
             perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
             axes = tuple(perm)
-        return ops.Transpose(axes or None)(self)
+        return Transpose.apply(self, axes or None)
 
     def permute(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose(axes)(self)
+        return Transpose.apply(self, axes)
 
     @property
     def T(self):
-        return ops.Transpose(None)(self)
+        return Transpose.apply(self, None)
 
     def astype(self, dtype):
-        return ops.Cast(np.dtype(dtype))(self)
+        return Cast.apply(self, np.dtype(dtype))
 
     def float(self):
         return self.astype(np.float32)
@@ -437,4 +437,15 @@ def rand(*shape, dtype=np.float32, requires_grad=False):
     return Tensor(_rng.random(shape).astype(dtype), requires_grad=requires_grad)
 
 
-from course.autograd import ops  # noqa: E402  (ops need Tensor; Tensor's methods need ops)
+def _matrix_product():
+    return BlasMatrixProduct if kernels.active.fast else MatrixProduct
+
+
+# The ops need Tensor, and Tensor's methods need the ops.
+from course.autograd import kernels  # noqa: E402
+from course.autograd.elementwise import (Abs, Add, Div, Exponential, HyperbolicTangent, Log,  # noqa: E402
+                                         Logistic, Mul, Neg, Pow, PowConstant, Rectifier, Sub)
+from course.autograd.fast_kernels import BlasMatrixProduct  # noqa: E402
+from course.autograd.linalg import MatrixProduct  # noqa: E402
+from course.autograd.reductions import Max, Mean, Sum  # noqa: E402
+from course.autograd.shape import Cast, GetItem, Reshape, Transpose  # noqa: E402

@@ -1,11 +1,13 @@
 """The computation behind conv_explorer: 3x3 filters, the feature maps of one image, the output size.
 
-numpy only. A convolution here is what the lectures call one: a cross-correlation (the filter is
-not flipped), like course.nn.functional.conv2d.
+The convolution and the pooling are the library's (course.nn.functional), on one image and one
+filter: a cross-correlation (the filter is not flipped), as in the lectures.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from course.autograd import Tensor
+from course.nn import functional as F
 
 KERNELS = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
@@ -85,9 +87,8 @@ def convolve(image, kernel, stride=1, padding=0):
     image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
     window_count(image.shape[0], kernel.shape[0], stride, padding)   # raises if it does not fit
     window_count(image.shape[1], kernel.shape[1], stride, padding)
-    padded = np.pad(image, padding)
-    windows = sliding_window_view(padded, kernel.shape)[::stride, ::stride]
-    return np.einsum("ijpq,pq->ij", windows, kernel)
+    out = F.conv2d(Tensor(image[None, None]), Tensor(kernel[None, None]), stride=stride, padding=padding)
+    return out.data[0, 0]
 
 
 def pool(feature_map, kind="max", size=2):
@@ -102,8 +103,8 @@ def pool(feature_map, kind="max", size=2):
     height, width = feature_map.shape
     if height < size or width < size:
         return None
-    windows = sliding_window_view(feature_map, (size, size))[::size, ::size]
-    return windows.max(axis=(2, 3)) if kind == "max" else windows.mean(axis=(2, 3))
+    pooling = F.max_pool2d if kind == "max" else F.avg_pool2d
+    return pooling(Tensor(np.asarray(feature_map, dtype=float)[None, None]), size).data[0, 0]
 
 
 def feature_maps(image, kernel, stride=1, padding=0, pooling="max", pool_size=2):

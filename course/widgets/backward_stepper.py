@@ -7,8 +7,8 @@
   node being processed highlighted, Next / Back / Reset buttons.
 
 Neither touches the `.grad` of any tensor: the trace keeps its own running sums. The
-computation is the engine's: every contribution is the op's own backward applied to the
-upstream gradient, so the numbers shown are the numbers `backward()` produces.
+steps are the engine's own (course.autograd.backward_steps, the loop `backward()` runs), so
+the numbers shown are the numbers `backward()` produces.
 
 ipywidgets and graphviz are imported when a stepper is built, not by `backward_trace`.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from course.widgets._display import ShowsOnce
-from course.autograd import Tensor, no_grad, topological_order
+from course.autograd import Tensor, backward_steps, input_gradients, no_grad
 from course.viz.graph import RANKDIRS, build_graph, format_array, graph_tensors
 
 
@@ -60,15 +60,15 @@ FREED_MESSAGE = (
 
 
 def _pull_back(op, g):
-    """The op's own backward applied to the array g: one array (or None) per input."""
+    """The op's own backward applied to the array g (as the engine runs it): one array (or
+    None) per input."""
     try:
-        grads = op.backward(Tensor(g))
+        grads = input_gradients(op, Tensor(g))
     except RuntimeError as err:
         if op.freed:
             raise RuntimeError(FREED_MESSAGE) from err
         raise
-    return [None if gx is None or not x.requires_grad else np.asarray(gx.data)
-            for x, gx in zip(op.inputs, grads)]
+    return [None if gx is None else np.asarray(gx.data) for gx in grads]
 
 
 def local_jacobians(op, node, jacobian_limit=64):
@@ -128,24 +128,26 @@ def backward_trace(tensor, gradient=None, jacobian_limit=64):
     order (reverse topological: root first, each node after every node that used it).
     No tensor's .grad is read or changed.
     """
-    running = {id(tensor): _seed(tensor, gradient)}
+    running = {}
     steps = []
     with no_grad():
-        for node in reversed(topological_order([tensor])):
-            if id(node) not in running:          # no path from the root: the engine skips it too
-                continue
-            upstream = running[id(node)]
-            op = node.grad_fn
-            inputs, jacobians, contributions = (), (), ()
-            if op is not None:
-                inputs = tuple(op.inputs)
-                contributions = tuple(_pull_back(op, upstream))
-                jacobians = local_jacobians(op, node, jacobian_limit)
+        try:
+            for node, upstream, input_grads in backward_steps([tensor], [Tensor(_seed(tensor, gradient))]):
+                op = node.grad_fn
+                inputs = () if op is None else tuple(op.inputs)
+                contributions = tuple(None if g is None else np.asarray(g.data) for g in input_grads)
+                jacobians = () if op is None else local_jacobians(op, node, jacobian_limit)
                 running = dict(running)          # each step keeps its own snapshot
+                running.setdefault(id(node), np.asarray(upstream.data))
                 for x, c in zip(inputs, contributions):
                     if c is not None:
                         running[id(x)] = c if id(x) not in running else running[id(x)] + c
-            steps.append(BackwardStep(node, op, upstream, inputs, jacobians, contributions, running))
+                steps.append(BackwardStep(node, op, np.asarray(upstream.data), inputs, jacobians,
+                                          contributions, running))
+        except RuntimeError as err:
+            if "released" in str(err):
+                raise RuntimeError(FREED_MESSAGE) from err
+            raise
     return steps
 
 
