@@ -26,17 +26,18 @@ SEEDS = st.integers(0, 2**32 - 1)
 
 
 def unfold(x, kernel, stride, padding):
-    """The library's im2col (the one place that names the conv ops; they move with the op model)."""
-    from course.nn.conv_ops import Unfold
+    """The library's reference im2col (course.autograd.convolution; tests/test_autograd_ops.py
+    checks the fast kernels' layouts against it)."""
+    from course.autograd.convolution import Unfold, pair
 
-    return Unfold(kernel, stride, padding)(x)
+    return Unfold.apply(x, pair(kernel), pair(stride), pair(padding))
 
 
 def fold(cols, shape, kernel, stride, padding):
-    """The library's col2im, adjoint of unfold."""
-    from course.nn.conv_ops import Fold
+    """The library's reference col2im, adjoint of unfold."""
+    from course.autograd.convolution import Fold, pair
 
-    return Fold(shape, kernel, stride, padding)(cols)
+    return Fold.apply(cols, shape, pair(kernel), pair(stride), pair(padding))
 
 
 def inner(a, b):
