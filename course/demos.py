@@ -54,6 +54,27 @@ loss.name = "l"
 stepper = backward_stepper(loss)
 """
 
+_SCALAR_CHAIN_CODE = """\
+import numpy as np
+from course.autograd import Tensor
+from course.widgets import backward_stepper
+
+# The lecture's scalar chain: f = w1 x, g = ReLU(f), y_hat = w2 g, L = (y_hat - y)^2 / 2,
+# with x = 5, w1 = 1, w2 = 2, y = 2: dL/dy_hat = 8, then dL/dg = 16, dL/df = 16, dL/dw1 = 80.
+x = Tensor(np.array(5.0), name="x")
+w1 = Tensor(np.array(1.0), requires_grad=True, name="w1")
+w2 = Tensor(np.array(2.0), requires_grad=True, name="w2")
+f = w1 * x
+f.name = "f"
+g = f.relu()
+g.name = "g"
+y_hat = w2 * g
+y_hat.name = "y_hat"
+L = 0.5 * (y_hat - Tensor(np.array(2.0), name="y")) ** 2
+L.name = "L"
+stepper = backward_stepper(L)
+"""
+
 DEMOS = [
     Demo("relu-sum", "Sums of ReLUs approximate any continuous function", "relu_sum_playground",
          "from course.widgets import relu_sum_playground\n\nplayground = relu_sum_playground()\n"),
@@ -64,6 +85,11 @@ DEMOS = [
          "from course.widgets import perceptron_playground\n\nplayground = perceptron_playground()\n"),
     Demo("backward-stepper", "The backward pass, one node at a time", "backward_stepper",
          _BACKWARD_STEPPER_CODE),
+    Demo("scalar-chain", "The lecture's scalar chain, backward one node at a time", "backward_stepper",
+         _SCALAR_CHAIN_CODE),
+    Demo("saturation", "Saturation, depth and initialisation: the gradient per layer",
+         "saturation_playground",
+         "from course.widgets import saturation_playground\n\nplayground = saturation_playground()\n"),
     Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
          "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
 ]

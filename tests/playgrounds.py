@@ -29,6 +29,7 @@ PLAYGROUNDS = {p.function: p for p in [
     Playground("relu_sum_playground", "drag"),
     Playground("backward_stepper", "Next"),
     Playground("conv_explorer", "drag"),
+    Playground("saturation_playground", "drag"),
 ]}
 
 # The playgrounds a module's notebook must show, by module number (a module not there yet is not
@@ -36,6 +37,7 @@ PLAYGROUNDS = {p.function: p for p in [
 REQUIRED = {
     "01": {"perceptron_playground", "decision_boundary_playground"},
     "02": {"relu_sum_playground"},
+    "03": {"backward_stepper", "saturation_playground"},
     "04": {"backward_stepper"},
     "05": {"conv_explorer"},
 }

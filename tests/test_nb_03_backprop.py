@@ -50,8 +50,8 @@ PROBE = {
     "x_in": "x_in", "w1": "w1", "w2": "w2", "y_target": "y_target", "y_hat": "y_hat",
     "dL_dyhat": "dL_dyhat", "dL_dg": "dL_dg", "dL_df": "dL_df", "dL_dw1": "dL_dw1", "dL_dw2": "dL_dw2",
     # the sigmoid neuron
-    "neuron_inputs": "[w0_n, x0_n, w1_n, x1_n, w2_n]", "neuron_out": "out",
-    "neuron_grads": "[grads_neuron[k] for k in ('w0', 'x0', 'w1', 'x1', 'w2')]",
+    "neuron_inputs": "[w0_n, w1_n, x1_n, w2_n, x2_n]", "neuron_out": "out",
+    "neuron_grads": "[grads_neuron[k] for k in ('w0', 'w1', 'x1', 'w2', 'x2')]",
     "d_s_gates": "d_s_gates", "d_s_sigmoid": "d_s_sigmoid",
     # training and measurements
     "worst_gradient_difference": "worst", "digit_worst_gradient_difference": "digit_worst",
@@ -87,12 +87,13 @@ def test_scalar_chain_gives_the_lecture_numbers(values):
 
 @pytest.mark.slow
 def test_sigmoid_neuron_gradients_match_finite_differences(values):
-    w0, x0, w1, x1, w2 = values["neuron_inputs"]
+    # The lecture's numbering: w0 is the bias.
+    w0, w1, x1, w2, x2 = values["neuron_inputs"]
 
     def neuron(p):
-        return 1.0 / (1.0 + np.exp(-(p[0] * p[1] + p[2] * p[3] + p[4])))
+        return 1.0 / (1.0 + np.exp(-(p[0] + p[1] * p[2] + p[3] * p[4])))
 
-    point = np.array([w0, x0, w1, x1, w2])
+    point = np.array([w0, w1, x1, w2, x2])
     eps = 1e-6
     numeric = [(neuron(point + eps * e) - neuron(point - eps * e)) / (2 * eps) for e in np.eye(5)]
     assert values["neuron_out"] == pytest.approx(neuron(point))

@@ -5,8 +5,9 @@
 - relu_sum_playground(): build a function out of ReLUs, fit it, take the challenge.
 - backward_stepper(tensor): step through the backward pass of a small graph, node by node.
 - conv_explorer(): one digit through a 3x3 convolution, ReLU and pooling, with stride and padding.
+- saturation_playground(): activation, depth and initialisation scale -> gradient norm per layer.
 
-The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
+The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp, _saturation) that need
 numpy (and, for training, course.nn/optim) only; the most useful of their functions are
 re-exported here for notebooks, except those that would answer a graded exercise (the
 perceptron's prediction of module 01, the ReLU sum of module 02): the playgrounds keep those
@@ -29,6 +30,7 @@ from ._relu_sum import (
     lecture_function,
     relu_pieces,
 )
+from ._saturation import depth_profile
 
 # Imported here, not through the lazy table below: the module has the function's name, and a
 # loaded submodule would otherwise shadow it. It needs numpy only until a stepper is built.
@@ -39,6 +41,7 @@ _PLAYGROUNDS = {
     "perceptron_playground": "._perceptron_ui",
     "relu_sum_playground": "._relu_ui",
     "conv_explorer": "._conv_ui",
+    "saturation_playground": "._saturation_ui",
 }
 
 __all__ = list(_PLAYGROUNDS) + [
@@ -46,6 +49,7 @@ __all__ = list(_PLAYGROUNDS) + [
     "mistakes", "perceptron_step",
     "LECTURE_OFFSETS", "LECTURE_SLOPES", "LECTURE_WEIGHTS", "approximation_errors", "challenge_status",
     "fit_gradient_descent", "fit_output_weights", "lecture_function", "relu_pieces",
+    "depth_profile",
 ] + ["backward_stepper"]
 
 
