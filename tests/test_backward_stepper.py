@@ -374,3 +374,45 @@ def test_exported_from_course_widgets_as_the_function_not_the_module():
             "print(callable(backward_stepper), 'ipywidgets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"] and out.stderr == ""
+
+
+# ---- the lecture's scalar chain ---------------------------------------------------------
+def scalar_chain_graph():
+    """f = w1 x, g = ReLU(f), y_hat = w2 g, L = (y_hat - y)^2 / 2 with x = 5, w1 = 1, w2 = 2, y = 2."""
+    x = Tensor(5.0, name="x", dtype=np.float64)
+    w1 = Tensor(1.0, requires_grad=True, name="w1", dtype=np.float64)
+    w2 = Tensor(2.0, requires_grad=True, name="w2", dtype=np.float64)
+    f = w1 * x
+    f.name = "f"
+    g = f.relu()
+    g.name = "g"
+    y_hat = w2 * g
+    y_hat.name = "y_hat"
+    L = 0.5 * (y_hat - Tensor(2.0, name="y", dtype=np.float64)) ** 2
+    L.name = "L"
+    return L, [w1, w2]
+
+
+def test_scalar_chain_steps_through_the_lectures_numbers():
+    root, (w1, w2) = scalar_chain_graph()
+    stepper = backward_stepper(root, show=False)
+    upstream = {}
+    for _ in stepper.steps:
+        stepper.next()
+        upstream[stepper.label(stepper.highlighted)] = stepper.current_step.upstream.item()
+    # The slides' order: dL/dy_hat = 8, then 16 at g, 16 at f, 80 at w1 (and 40 at w2).
+    named = [name for name in upstream if name in ("y_hat", "g", "f", "w1")]
+    assert named == ["y_hat", "g", "f", "w1"]
+    assert [upstream[name] for name in named] == [8.0, 16.0, 16.0, 80.0]
+    assert upstream["w2"] == 40.0 and upstream["L"] == 1.0
+    engine = grad(root, [w1, w2], retain_graph=True)
+    assert (engine[0].item(), engine[1].item()) == (80.0, 40.0)
+
+
+def test_the_stepper_says_which_jacobian_it_shows():
+    root, _ = scalar_chain_graph()
+    stepper = backward_stepper(root, show=False)
+    stepper.next()
+    shown = re.sub(r"<[^>]+>", "", stepper.explanation.value)
+    assert "upstream · J" in shown.replace("&middot;", "·")
+    assert "the ordinary Jacobian" in shown and "is JT" in shown

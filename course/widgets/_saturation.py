@@ -30,15 +30,11 @@ def _sigmoid(s):
     return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _sigmoid_prime(s):
-    out = _sigmoid(s)
-    return out * (1.0 - out)
-
-
+# name -> (sigma, sigma'), with sigma' written through the input s and the output x = sigma(s).
 ACTIVATIONS = {
-    "sigmoid": (_sigmoid, _sigmoid_prime),
-    "tanh": (np.tanh, lambda s: 1.0 - np.tanh(s) ** 2),
-    "relu": (lambda s: np.maximum(s, 0.0), lambda s: (s >= 0).astype(np.float64)),
+    "sigmoid": (_sigmoid, lambda s, x: x * (1.0 - x)),
+    "tanh": (np.tanh, lambda s, x: 1.0 - x ** 2),
+    "relu": (lambda s: np.maximum(s, 0.0), lambda s, x: (s >= 0).astype(np.float64)),
 }
 # sigma'(s) is largest at s = 0 for sigmoid (1/4) and tanh (1).
 _LARGEST_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
@@ -77,15 +73,17 @@ def _check(activation, depth, gain, width, n_examples):
         raise ValueError(f"gain must be a positive number (the weights' std times sqrt(width)), got {gain!r}")
 
 
-def depth_profile(activation="sigmoid", depth=10, gain=1.0, width=100, n_examples=64, seed=0):
+def depth_profile(activation="sigmoid", depth=10, gain=1.0, width=64, n_examples=64, seed=0):
     """Forward and backward through a deep network at initialisation; see the module's text.
 
     Inputs:
     - activation: "sigmoid", "tanh" or "relu", after every layer.
     - depth: number of layers; width: units per layer (and inputs).
     - gain: the weights' standard deviation times sqrt(width) (1: Xavier, sqrt(2): He).
-    - n_examples: batch size; seed: seed of the generator that draws inputs, weights and the
-      gradient at the top.
+    - n_examples: batch size; seed: seed of one generator that draws, in this order, the weights
+      (rng.standard_normal((width, width)) per layer, layer 1 first, times gain / sqrt(width)),
+      the inputs (rng.standard_normal((n_examples, width))) and the gradient dl/dx^(depth) at the
+      top (rng.standard_normal((n_examples, width)) / n_examples).
 
     Returns a DepthProfile (arrays of shape (depth,), layer 1 first).
     """
@@ -95,24 +93,24 @@ def depth_profile(activation="sigmoid", depth=10, gain=1.0, width=100, n_example
     weights = [gain / np.sqrt(width) * rng.standard_normal((width, width)) for _ in range(depth)]
     x = rng.standard_normal((n_examples, width))
     cache = []
-    for W in weights:
+    activation_std, stuck = np.empty(depth), np.empty(depth)
+    for layer, W in enumerate(weights):
         s = x @ W.T
-        cache.append((x, s))
-        x = sigma(s)
-    activation_std = np.array([sigma(s).std() for _, s in cache])
+        x_prev, x = x, sigma(s)
+        slope = sigma_prime(s, x)
+        cache.append((x_prev, slope))
+        activation_std[layer] = x.std()
+        if activation == "relu":
+            stuck[layer] = np.mean(np.all(s < 0, axis=0))
+        else:
+            stuck[layer] = np.mean(slope < 0.1 * _LARGEST_SLOPE[activation])
 
     dx = rng.standard_normal((n_examples, width)) / n_examples   # dl/dx^(depth)
     ds_norms, dW_norms = np.empty(depth), np.empty(depth)
     for layer in reversed(range(depth)):
-        x_prev, s = cache[layer]
-        ds = dx * sigma_prime(s)
+        x_prev, slope = cache[layer]
+        ds = dx * slope
         ds_norms[layer] = np.linalg.norm(ds)
         dW_norms[layer] = np.linalg.norm(ds.T @ x_prev)
         dx = ds @ weights[layer]
-
-    if activation == "relu":
-        stuck = np.array([np.mean(np.all(s < 0, axis=0)) for _, s in cache])
-    else:
-        threshold = 0.1 * _LARGEST_SLOPE[activation]
-        stuck = np.array([np.mean(sigma_prime(s) < threshold) for _, s in cache])
     return DepthProfile(ds_norms, dW_norms, activation_std, stuck)

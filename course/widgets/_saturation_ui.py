@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 from . import _saturation as sat
 from ._ui import Playground, display_if_in_notebook, new_figure
 
-WIDTH = 100
+WIDTH = 64
 MAX_DEPTH = 30
 
 
@@ -47,7 +47,7 @@ class SaturationPlayground(Playground):
 
     def compute(self):
         """The DepthProfile of the current settings."""
-        # Products of 64 x 100 matrices: a second BLAS thread only waits for the first (up to
+        # Products of 64 x 64 matrices: a second BLAS thread only waits for the first (up to
         # 100 times slower when the cores are busy), so one thread it is.
         with threadpool_limits(limits=1, user_api="blas"):
             return sat.depth_profile(self.activation, self.depth, self.gain, width=WIDTH, seed=self.seed)
@@ -139,7 +139,7 @@ class SaturationPlayground(Playground):
 def saturation_playground(activation="sigmoid", depth=10, gain=1.0, seed=0, show=True):
     """Gradient norm per layer of a deep network at initialisation, live.
 
-    Controls: the depth (2 to 30 layers of 100 units), the gain (weights N(0, gain^2 / 100)) on a
+    Controls: the depth (2 to 30 layers of 64 units), the gain (weights N(0, gain^2 / 64)) on a
     log scale, the activation (sigmoid, tanh, relu), and buttons for three initialisations:
     small (std 0.01), Xavier/Glorot (gain 1) and He (gain sqrt 2). Left: the norms of dl/ds^(l)
     (the gradient the recursion passes down) and of dl/dW^(l) for every layer, on a log scale; right: the fraction of saturated units (sigmoid, tanh) or

@@ -1471,8 +1471,8 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-saturation-playground", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Playground (not graded): depth, activation and initialisation
 #
-# A stack of layers of 100 units with the activation after each, weights
-# $\mathcal{N}(0, \text{gain}^2 / 100)$ (gain 1 is Xavier here, where $D_\text{in} = D_\text{out}$;
+# A stack of layers of 64 units with the activation after each, weights
+# $\mathcal{N}(0, \text{gain}^2 / 64)$ (gain 1 is Xavier here, where $D_\text{in} = D_\text{out}$;
 # gain $\sqrt 2$ is He), and a fixed random gradient arriving at the top. Left: for every layer, the
 # norm of $\partial l / \partial s^{(l)}$, the gradient the recursion passes down, and of
 # $\partial l / \partial W^{(l)}$; right: the share of saturated or dead units. Try sigmoid at any
