@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -69,6 +74,12 @@ from course.viz import draw_graph
 
 # nbgrader sets NBGRADER_EXECUTION while it validates or grades: training is shortened then.
 GRADING = bool(os.environ.get("NBGRADER_EXECUTION"))
+
+# The matrices of this notebook are small: numpy's matrix library is as fast on one thread, and
+# much faster when other programs keep the cores busy (a second thread then mostly waits).
+# (Not while grading, where the training is short anyway.)
+if not GRADING:
+    threadpool_limits(limits=1)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-three-ways", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 1. Three ways to differentiate
@@ -1281,7 +1292,7 @@ for s_value in [2.0, 5.0, 10.0]:
 # Where the course uses them: `init_mlp` of section 8 draws **He** weights,
 # `rng.standard_normal((d_out, d_in)) * np.sqrt(2.0 / d_in)`, for the ReLU networks on spirals and
 # digits and for the timing of section 10 (that is the $\sqrt{2 / D_\text{in}}$ you may have
-# wondered about). `course.nn.Linear` and `course.nn.Conv2d` (modules 02, 04 and 05) use PyTorch's
+# wondered about). `course.nn.Linear` and `course.nn.Conv2d` (modules 01, 02 and 05) use PyTorch's
 # default instead, uniform on $\pm 1/\sqrt{D_\text{in}}$ ($D_\text{in}$ = inputs of a unit, for a
 # convolution channels x kernel height x kernel width), whose variance $1 / (3 D_\text{in})$ is a
 # sixth of He's: the cell below checks both numbers.
@@ -1387,7 +1398,9 @@ else:
 # Now measure it. A deep network on the digits: 10 hidden layers of 100 units and the 10 class
 # scores, a batch of 256 images, the cross-entropy loss, and the gradient of every layer's weights
 # by your `mlp_backward`. For sigmoid we compare small weights (std 0.01) with Xavier; for ReLU,
-# Xavier with He, where the difference shows first in the forward pass (right).
+# Xavier with He. For ReLU the difference shows in the forward pass (right): with Xavier each layer
+# loses a factor $\sqrt 2$ of the signal. Its weight gradients (left) stay level across the layers,
+# but all of them come out smaller than He's (the playground at the end of this section shows why).
 
 # %% nbgrader={"grade": false, "grade_id": "depth-gradients", "locked": true, "schema_version": 3, "solution": false, "task": false}
 depth_sizes = [64] + [100] * 10 + [10]
@@ -1451,7 +1464,7 @@ sgd_step(dead_params, big_step_grads, lr=10.0)
 dead_after_big_step = dead_units(dead_params, x_train)
 _, grads_after = my_loss_and_grads(dead_params, x_train, y_train)
 largest_dead_gradient = np.abs(grads_after[0][0][dead_after_big_step]).max()
-train_mlp(dead_params, my_loss_and_grads, x_train, y_train, lr=0.1, epochs=1 if GRADING else 3, batch_size=32)
+train_mlp(dead_params, my_loss_and_grads, x_train, y_train, lr=0.1, epochs=1 if GRADING else 2, batch_size=32)
 dead_after_training = dead_units(dead_params, x_train)
 print(f"dead ReLUs: {dead_at_start.mean():.0%} at the start, {dead_after_big_step.mean():.0%} after one step "
       f"with lr = 10, {dead_after_training.mean():.0%} after training on at lr = 0.1")
