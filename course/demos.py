@@ -85,13 +85,13 @@ DEMOS = [
          "from course.widgets import perceptron_playground\n\nplayground = perceptron_playground()\n"),
     Demo("backward-stepper", "The backward pass, one node at a time", "backward_stepper",
          _BACKWARD_STEPPER_CODE),
+    Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
+         "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
     Demo("scalar-chain", "The lecture's scalar chain, backward one node at a time", "backward_stepper",
          _SCALAR_CHAIN_CODE),
     Demo("saturation", "Saturation, depth and initialisation: the gradient per layer",
          "saturation_playground",
          "from course.widgets import saturation_playground\n\nplayground = saturation_playground()\n"),
-    Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
-         "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
 ]
 
 
