@@ -1423,26 +1423,29 @@ def layer_profile(activation, params):
     return np.array([np.linalg.norm(dW) for dW, _ in grads]), np.array(activation_std)
 
 
-depth_runs = {
-    "sigmoid, small (std 0.01)": layer_profile("sigmoid", small_weights(depth_sizes, np.random.default_rng(0))),
-    "sigmoid, Xavier": layer_profile("sigmoid", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
-    "tanh, Xavier": layer_profile("tanh", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
-    "ReLU, Xavier": layer_profile("ReLU", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
-    "ReLU, He": layer_profile("ReLU", init_weights(depth_sizes, "he", np.random.default_rng(0))),
-}
-layer_numbers = np.arange(1, len(depth_sizes))
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for name, (dW_norms, activation_std) in depth_runs.items():
-    axes[0].semilogy(layer_numbers, dW_norms, "o-", ms=4, label=name)
-    axes[1].semilogy(layer_numbers[:-1], activation_std, "o-", ms=4, label=name)
-    print(f"{name:26s} |dl/dW| layer 1 / layer 11 = {dW_norms[0] / dW_norms[-1]:.1e}, "
-          f"std of x^(10) = {activation_std[-1]:.1e}")
-axes[0].set_title("backward: norm of dl/dW$^{(l)}$")
-axes[1].set_title("forward: std of the activations x$^{(l)}$")
-for ax in axes:
-    ax.set_xlabel("layer l")
-axes[0].legend(fontsize=8)
-plt.show()
+if GRADING:
+    print("The measurement is skipped while grading.")
+else:
+    depth_runs = {
+        "sigmoid, small (std 0.01)": layer_profile("sigmoid", small_weights(depth_sizes, np.random.default_rng(0))),
+        "sigmoid, Xavier": layer_profile("sigmoid", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "tanh, Xavier": layer_profile("tanh", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "ReLU, Xavier": layer_profile("ReLU", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "ReLU, He": layer_profile("ReLU", init_weights(depth_sizes, "he", np.random.default_rng(0))),
+    }
+    layer_numbers = np.arange(1, len(depth_sizes))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, (dW_norms, activation_std) in depth_runs.items():
+        axes[0].semilogy(layer_numbers, dW_norms, "o-", ms=4, label=name)
+        axes[1].semilogy(layer_numbers[:-1], activation_std, "o-", ms=4, label=name)
+        print(f"{name:26s} |dl/dW| layer 1 / layer 11 = {dW_norms[0] / dW_norms[-1]:.1e}, "
+              f"std of x^(10) = {activation_std[-1]:.1e}")
+    axes[0].set_title("backward: norm of dl/dW$^{(l)}$")
+    axes[1].set_title("forward: std of the activations x$^{(l)}$")
+    for ax in axes:
+        ax.set_xlabel("layer l")
+    axes[0].legend(fontsize=8)
+    plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-dead-relus", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Dead ReLUs.** One gradient step that is far too large (learning rate 10 instead of 0.1) on the
@@ -1457,29 +1460,32 @@ def dead_units(params, x):
     return np.all(cache[0][1] < 0, axis=0)
 
 
-dead_params = init_mlp([64, 100, 10], seed=0)
-dead_at_start = dead_units(dead_params, x_train)
-_, big_step_grads = my_loss_and_grads(dead_params, x_train[:256], y_train[:256])
-sgd_step(dead_params, big_step_grads, lr=10.0)
-dead_after_big_step = dead_units(dead_params, x_train)
-_, grads_after = my_loss_and_grads(dead_params, x_train, y_train)
-largest_dead_gradient = np.abs(grads_after[0][0][dead_after_big_step]).max()
-train_mlp(dead_params, my_loss_and_grads, x_train, y_train, lr=0.1, epochs=1 if GRADING else 2, batch_size=32)
-dead_after_training = dead_units(dead_params, x_train)
-print(f"dead ReLUs: {dead_at_start.mean():.0%} at the start, {dead_after_big_step.mean():.0%} after one step "
-      f"with lr = 10, {dead_after_training.mean():.0%} after training on at lr = 0.1")
-print(f"largest |dl/dW^(1)| in the rows of dead units: {largest_dead_gradient}")
+if GRADING:
+    print("The measurement is skipped while grading.")
+else:
+    dead_params = init_mlp([64, 100, 10], seed=0)
+    dead_at_start = dead_units(dead_params, x_train)
+    _, big_step_grads = my_loss_and_grads(dead_params, x_train[:256], y_train[:256])
+    sgd_step(dead_params, big_step_grads, lr=10.0)
+    dead_after_big_step = dead_units(dead_params, x_train)
+    _, grads_after = my_loss_and_grads(dead_params, x_train, y_train)
+    largest_dead_gradient = np.abs(grads_after[0][0][dead_after_big_step]).max()
+    train_mlp(dead_params, my_loss_and_grads, x_train, y_train, lr=0.1, epochs=2, batch_size=32)
+    dead_after_training = dead_units(dead_params, x_train)
+    print(f"dead ReLUs: {dead_at_start.mean():.0%} at the start, {dead_after_big_step.mean():.0%} after one step "
+          f"with lr = 10, {dead_after_training.mean():.0%} after training on at lr = 0.1")
+    print(f"largest |dl/dW^(1)| in the rows of dead units: {largest_dead_gradient}")
 
-active_share = [np.mean(mlp_forward(x_train, params, relu)[1][0][1] >= 0, axis=0)
-                for params in (init_mlp([64, 100, 10], seed=0), dead_params)]
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(np.sort(active_share[0])[::-1], label="at the start (He)")
-ax.plot(np.sort(active_share[1])[::-1], label="after the big step and training")
-ax.set_xlabel("hidden unit (sorted)")
-ax.set_ylabel("share of images with s >= 0")
-ax.set_title("units at 0 are dead: no image makes them pass a gradient")
-ax.legend()
-plt.show()
+    active_share = [np.mean(mlp_forward(x_train, params, relu)[1][0][1] >= 0, axis=0)
+                    for params in (init_mlp([64, 100, 10], seed=0), dead_params)]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(np.sort(active_share[0])[::-1], label="at the start (He)")
+    ax.plot(np.sort(active_share[1])[::-1], label="after the big step and training")
+    ax.set_xlabel("hidden unit (sorted)")
+    ax.set_ylabel("share of images with s >= 0")
+    ax.set_title("units at 0 are dead: no image makes them pass a gradient")
+    ax.legend()
+    plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-saturation-playground", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Playground (not graded): depth, activation and initialisation
