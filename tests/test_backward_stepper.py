@@ -376,26 +376,18 @@ def test_exported_from_course_widgets_as_the_function_not_the_module():
     assert out.stdout.split() == ["True", "False"] and out.stderr == ""
 
 
-# ---- the lecture's scalar chain ---------------------------------------------------------
-def scalar_chain_graph():
-    """f = w1 x, g = ReLU(f), y_hat = w2 g, L = (y_hat - y)^2 / 2 with x = 5, w1 = 1, w2 = 2, y = 2."""
-    x = Tensor(5.0, name="x", dtype=np.float64)
-    w1 = Tensor(1.0, requires_grad=True, name="w1", dtype=np.float64)
-    w2 = Tensor(2.0, requires_grad=True, name="w2", dtype=np.float64)
-    f = w1 * x
-    f.name = "f"
-    g = f.relu()
-    g.name = "g"
-    y_hat = w2 * g
-    y_hat.name = "y_hat"
-    L = 0.5 * (y_hat - Tensor(2.0, name="y", dtype=np.float64)) ** 2
-    L.name = "L"
-    return L, [w1, w2]
+# ---- the lecture's scalar chain (the `course demo scalar-chain` page) -----------------------
+def scalar_chain_demo():
+    """The stepper the demo builds (its code run here, outside a notebook: nothing is displayed)."""
+    from course.demos import find_demo
+
+    namespace = {}
+    exec(find_demo("scalar-chain").code, namespace)
+    return namespace["stepper"], namespace
 
 
 def test_scalar_chain_steps_through_the_lectures_numbers():
-    root, (w1, w2) = scalar_chain_graph()
-    stepper = backward_stepper(root, show=False)
+    stepper, names = scalar_chain_demo()
     upstream = {}
     for _ in stepper.steps:
         stepper.next()
@@ -405,13 +397,14 @@ def test_scalar_chain_steps_through_the_lectures_numbers():
     assert named == ["y_hat", "g", "f", "w1"]
     assert [upstream[name] for name in named] == [8.0, 16.0, 16.0, 80.0]
     assert upstream["w2"] == 40.0 and upstream["L"] == 1.0
-    engine = grad(root, [w1, w2], retain_graph=True)
+    # ... from the lecture's forward values, and the engine agrees.
+    assert [names[n].item() for n in ("x", "w1", "w2", "f", "g", "y_hat")] == [5.0, 1.0, 2.0, 5.0, 5.0, 10.0]
+    engine = grad(names["L"], [names["w1"], names["w2"]], retain_graph=True)
     assert (engine[0].item(), engine[1].item()) == (80.0, 40.0)
 
 
 def test_the_stepper_says_which_jacobian_it_shows():
-    root, _ = scalar_chain_graph()
-    stepper = backward_stepper(root, show=False)
+    stepper, _ = scalar_chain_demo()
     stepper.next()
     shown = re.sub(r"<[^>]+>", "", stepper.explanation.value)
     assert "upstream · J" in shown.replace("&middot;", "·")
