@@ -387,7 +387,7 @@ plt.show()
 #
 # - first the ordinary **Jacobian** $J = \frac{\partial a}{\partial b}$, entry $(i, j)$ =
 #   $\partial a_i / \partial b_j$ (one *row per output*). The chain rule for a scalar loss $l$ then
-#   multiplies row vectors from the left: $\frac{\partial l}{\partial b} = \frac{\partial l}{\partial a}\, J$;
+#   treats gradients as row vectors: $\frac{\partial l}{\partial b} = \frac{\partial l}{\partial a}\, J$;
 # - later, in the part on DAGs (module 04), $\left[\frac{\partial a}{\partial b}\right] = J^\top$,
 #   entry $(i, j)$ = $\partial a_j / \partial b_i$ (one *row per input*), so that gradients are
 #   column vectors with the shape of their variable and the chain rule reads from the loss down:
