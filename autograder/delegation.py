@@ -64,6 +64,7 @@ TABLE: dict[str, dict[str, Rule]] = {
                   "softmax_ce": "softmax cross-entropy and its gradient"}, HAND_GRADIENT),
         "mlp_backward": Rule("the backward recursion by hand", HAND_GRADIENT + ("autograd_loss_and_grads",)),
         "train_mlp": Rule("the SGD step and loop", ("course.optim", "course.nn", BACKWARD_CALL)),
+        "init_weights": Rule("Xavier and He initialisation", ("course.nn", "course.widgets")),
     },
     "04_autograd": {
         "dag_backward": Rule("the DAG's VJPs by hand", HAND_GRADIENT),

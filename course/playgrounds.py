@@ -38,6 +38,27 @@ loss.name = "l"
 stepper = backward_stepper(loss)
 """
 
+_SCALAR_CHAIN_STEPPER_CODE = """\
+import numpy as np
+from course.autograd import Tensor
+from course.widgets import backward_stepper
+
+# The lecture's scalar chain: f = w1 x, g = ReLU(f), y_hat = w2 g, L = (y_hat - y)^2 / 2,
+# with x = 5, w1 = 1, w2 = 2, y = 2: dL/dy_hat = 8, then dL/dg = 16, dL/df = 16, dL/dw1 = 80.
+x = Tensor(np.array(5.0), name="x")
+w1 = Tensor(np.array(1.0), requires_grad=True, name="w1")
+w2 = Tensor(np.array(2.0), requires_grad=True, name="w2")
+f = w1 * x
+f.name = "f"
+g = f.relu()
+g.name = "g"
+y_hat = w2 * g
+y_hat.name = "y_hat"
+L = 0.5 * (y_hat - Tensor(np.array(2.0), name="y")) ** 2
+L.name = "L"
+stepper = backward_stepper(L)
+"""
+
 
 @dataclass(frozen=True)
 class Playground:
@@ -82,5 +103,10 @@ PLAYGROUNDS = [
                "conv-explorer", "Convolution, padding, stride and pooling"),
     Playground("overfitting_playground", "_overfitting_ui", "02", "drag",
                "overfitting", "More ReLUs, smaller training error, and the test error"),
+    Playground("backward_stepper", "backward_stepper", "03", "Next",
+               "scalar-chain", "The lecture's scalar chain, backward one node at a time",
+               _SCALAR_CHAIN_STEPPER_CODE),
+    Playground("saturation_playground", "_saturation_ui", "03", "drag",
+               "saturation", "Saturation, depth and initialisation: the gradient per layer"),
 ]
 

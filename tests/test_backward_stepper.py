@@ -377,3 +377,38 @@ def test_exported_from_course_widgets_as_the_function_not_the_module():
             "print(callable(backward_stepper), 'ipywidgets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"] and out.stderr == ""
+
+
+# ---- the lecture's scalar chain (the `course demo scalar-chain` page) -----------------------
+def scalar_chain_demo():
+    """The stepper the demo builds (its code run here, outside a notebook: nothing is displayed)."""
+    from course.demos import find_demo
+
+    namespace = {}
+    exec(find_demo("scalar-chain").code, namespace)
+    return namespace["stepper"], namespace
+
+
+def test_scalar_chain_steps_through_the_lectures_numbers():
+    stepper, names = scalar_chain_demo()
+    upstream = {}
+    for _ in stepper.steps:
+        stepper.next()
+        upstream[stepper.label(stepper.highlighted)] = stepper.current_step.upstream.item()
+    # The slides' order: dL/dy_hat = 8, then 16 at g, 16 at f, 80 at w1 (and 40 at w2).
+    named = [name for name in upstream if name in ("y_hat", "g", "f", "w1")]
+    assert named == ["y_hat", "g", "f", "w1"]
+    assert [upstream[name] for name in named] == [8.0, 16.0, 16.0, 80.0]
+    assert upstream["w2"] == 40.0 and upstream["L"] == 1.0
+    # ... from the lecture's forward values, and the engine agrees.
+    assert [names[n].item() for n in ("x", "w1", "w2", "f", "g", "y_hat")] == [5.0, 1.0, 2.0, 5.0, 5.0, 10.0]
+    engine = grad(names["L"], [names["w1"], names["w2"]], retain_graph=True)
+    assert (engine[0].item(), engine[1].item()) == (80.0, 40.0)
+
+
+def test_the_stepper_says_which_jacobian_it_shows():
+    stepper, _ = scalar_chain_demo()
+    stepper.next()
+    shown = re.sub(r"<[^>]+>", "", stepper.explanation.value)
+    assert "upstream · J" in shown.replace("&middot;", "·")
+    assert "the ordinary Jacobian" in shown and "is JT" in shown

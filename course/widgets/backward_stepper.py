@@ -308,7 +308,9 @@ class BackwardStepper(ShowsOnce):
             args = ", ".join(self.label(x) for x in step.inputs)
             parts.append(f"<p><b>{name} = {html.escape(step.op.name)}({args})</b>: each input "
                          f"receives upstream &middot; J, with J[i, j] = d{name}<sub>i</sub>/"
-                         f"d(input)<sub>j</sub>.</p>")
+                         f"d(input)<sub>j</sub> (the ordinary Jacobian; the lecture's "
+                         f"[d{name}/d(input)] is J<sup>T</sup>, and J<sup>T</sup> upstream holds "
+                         f"the same numbers).</p>")
             parts.append(self._contribution_table(position, step))
         if position == len(self.steps):
             parts.append("<p>Backward pass done: every gradient in the graph is final.</p>")

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,7 +29,9 @@
 #    elementwise product gives a diagonal matrix;
 # 4. write the backward pass of every layer of an MLP, then the recursion that chains them, and
 #    train MLPs on spirals and on handwritten digits with your own backprop;
-# 5. measure what backprop costs in time and in memory.
+# 5. see why gradients vanish in deep networks (saturation, dead ReLUs) and how Xavier and He
+#    initialisation keep them alive;
+# 6. measure what backprop costs in time and in memory.
 #
 # | exercise | points |
 # |---|---|
@@ -36,6 +43,7 @@
 # | 6. `softmax_cross_entropy_forward`, `softmax_cross_entropy_backward` | 2 |
 # | 7. `mlp_backward` | 3 |
 # | 8. `sgd_step`, `train_mlp` | 2 |
+# | 9. `init_weights` (Xavier and He) | 2 |
 #
 # Write your code where it says `YOUR CODE HERE`, then run the test cell below it. Tests you can
 # see are only part of the grading: hidden tests check other inputs as well.
@@ -61,10 +69,17 @@ from course.autograd import Tensor
 import course.nn.functional as F
 from course.data import digits
 from course.gradcheck import assert_close, check_backward, numerical_grad
+from course.nn import Linear
 from course.viz import draw_graph
 
 # nbgrader sets NBGRADER_EXECUTION while it validates or grades: training is shortened then.
 GRADING = bool(os.environ.get("NBGRADER_EXECUTION"))
+
+# The matrices of this notebook are small: numpy's matrix library is as fast on one thread, and
+# much faster when other programs keep the cores busy (a second thread then mostly waits).
+# (Not while grading, where the training is short anyway.)
+if not GRADING:
+    threadpool_limits(limits=1)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-three-ways", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 1. Three ways to differentiate
@@ -278,19 +293,45 @@ print(f"backward: dL/dy_hat = {dL_dyhat}, dL/dw2 = {dL_dw2}, dL/dg = {dL_dg}, "
 w1_t = Tensor(np.array(w1), requires_grad=True, name="w1")
 w2_t = Tensor(np.array(w2), requires_grad=True, name="w2")
 f_chain = w1_t * Tensor(np.array(x_in), name="x")
-y_hat_chain = w2_t * f_chain.relu()
+f_chain.name = "f"
+g_chain = f_chain.relu()
+g_chain.name = "g"
+y_hat_chain = w2_t * g_chain
+y_hat_chain.name = "y_hat"
 L_chain = 0.5 * (y_hat_chain - Tensor(np.array(y_target), name="y")) ** 2
 L_chain.name = "L"
-L_chain.backward()
+L_chain.backward(retain_graph=True)      # keep the graph for the stepper below
 print(f"autograd: dL/dw1 = {w1_t.grad.item()}, dL/dw2 = {w2_t.grad.item()}")
 assert (w1_t.grad.item(), w2_t.grad.item()) == (dL_dw1, dL_dw2)
 draw_graph(L_chain)
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-chain-stepper", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The backward pass of this chain, one node per click (**Next**): the forward values $x = 5$,
+# $w_1 = 1$, $w_2 = 2$ are in the drawing, and the upstream gradients appear in the lecture's order,
+# $\partial L/\partial \hat y = 8$, then $\partial L/\partial g = 16$, $\partial L/\partial f = 16$ and
+# $\partial L/\partial w_1 = 80$ (and $\partial L/\partial w_2 = 40$).
+#
+# Which Jacobian the stepper shows: the **ordinary** one, $J[i, j] = \partial\,\text{node}_i /
+# \partial\,\text{input}_j$, and each input receives the row vector upstream $\cdot J$. Module 04 (and
+# section 5 below) writes the same numbers as $\left[\frac{\partial\, \text{node}}{\partial\,
+# \text{input}}\right] \frac{\partial L}{\partial\, \text{node}}$ with $\left[\frac{\partial\,
+# \text{node}}{\partial\, \text{input}}\right] = J^\top$. On this chain every node is a scalar, so $J$ and
+# $J^\top$ are the same number; they differ in module 04's vector graphs.
+
+# %% nbgrader={"grade": false, "grade_id": "chain-stepper", "locked": true, "schema_version": 3, "solution": false, "task": false}
+if GRADING:
+    print("The backward stepper is skipped while grading.")
+else:
+    from course.widgets import backward_stepper
+    chain_stepper = backward_stepper(L_chain)
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-sigmoid-neuron", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 4. A sigmoid neuron, gate by gate and as one gate
 #
-# $$f(w, x) = \frac{1}{1 + e^{-(w_0 x_0 + w_1 x_1 + w_2)}}$$
+# $$f(w, x) = \frac{1}{1 + e^{-(w_0 + w_1 x_1 + w_2 x_2)}}$$
 #
+# with the lecture's numbering: $w_0$ is the bias. (CS231n's notes, where this example comes from,
+# write $w_0 x_0 + w_1 x_1 + w_2$ with the bias last; the numbers below are theirs, renamed.)
 # As a graph of elementary gates: two $\times$, two $+$, a $\times(-1)$, $\exp$, $+1$ and $1/x$,
 # each with a local derivative we know ($\frac{d}{dx} e^x = e^x$, $\frac{d}{dx}\frac1x = -\frac1{x^2}$).
 # But the last four gates together are the sigmoid $\sigma(s) = 1/(1 + e^{-s})$, whose derivative
@@ -298,13 +339,13 @@ draw_graph(L_chain)
 # local derivative we can write down.
 
 # %% nbgrader={"grade": false, "grade_id": "sigmoid-neuron", "locked": true, "schema_version": 3, "solution": false, "task": false}
-w0_n, x0_n, w1_n, x1_n, w2_n = 2.0, -1.0, -3.0, -2.0, -3.0
+w0_n, w1_n, x1_n, w2_n, x2_n = -3.0, 2.0, -1.0, -3.0, -2.0     # w0 is the bias
 
 # forward, gate by gate
-a = w0_n * x0_n
-b = w1_n * x1_n
+a = w1_n * x1_n
+b = w2_n * x2_n
 c = a + b
-s = c + w2_n
+s = c + w0_n
 t1 = -1.0 * s
 t2 = np.exp(t1)
 t3 = t2 + 1.0
@@ -320,8 +361,9 @@ d_s_gates = -1.0 * d_t1            # *(-1)
 d_s_sigmoid = out * (1 - out) * 1.0
 
 # from s down, + distributes and x swaps
-grads_neuron = {"w0": x0_n * d_s_sigmoid, "x0": w0_n * d_s_sigmoid,
-                "w1": x1_n * d_s_sigmoid, "x1": w1_n * d_s_sigmoid, "w2": d_s_sigmoid}
+grads_neuron = {"w0": d_s_sigmoid,
+                "w1": x1_n * d_s_sigmoid, "x1": w1_n * d_s_sigmoid,
+                "w2": x2_n * d_s_sigmoid, "x2": w2_n * d_s_sigmoid}
 print(f"f = {out:.4f};  df/ds by gates = {d_s_gates:.6f}, by the sigmoid gate = {d_s_sigmoid:.6f}")
 print("  ".join(f"df/d{name} = {g:.4f}" for name, g in grads_neuron.items()))
 assert np.isclose(d_s_gates, d_s_sigmoid)
@@ -340,14 +382,22 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-vector-derivatives", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 5. Vector derivatives
 #
-# For vectors we collect the partial derivatives in a matrix. The lecture writes
-# $\left[\frac{\partial a}{\partial b}\right]$ for the matrix whose entry $(i, j)$ is
-# $\partial a_j / \partial b_i$ (the transpose of the usual Jacobian $J$: one *row per input*), so
-# that the chain rule reads from the loss down, and a gradient always has the shape of its variable:
+# For vectors we collect the partial derivatives in a matrix, and the lecture uses **two
+# conventions** for it, one after the other; they hold the same numbers, transposed:
 #
-# $$\frac{\partial l}{\partial b} = \left[\frac{\partial a}{\partial b}\right] \frac{\partial l}{\partial a}.$$
+# - first the ordinary **Jacobian** $J = \frac{\partial a}{\partial b}$, entry $(i, j)$ =
+#   $\partial a_i / \partial b_j$ (one *row per output*). The chain rule for a scalar loss $l$ then
+#   treats gradients as row vectors: $\frac{\partial l}{\partial b} = \frac{\partial l}{\partial a}\, J$;
+# - later, in the part on DAGs (module 04), $\left[\frac{\partial a}{\partial b}\right] = J^\top$,
+#   entry $(i, j)$ = $\partial a_j / \partial b_i$ (one *row per input*), so that gradients are
+#   column vectors with the shape of their variable and the chain rule reads from the loss down:
 #
-# Two cases cover a whole layer:
+# $$\frac{\partial l}{\partial b} = \left[\frac{\partial a}{\partial b}\right] \frac{\partial l}{\partial a}
+#   = J^\top \frac{\partial l}{\partial a}.$$
+#
+# In this notebook the formulas use the second form (column gradients, $J^\top$), the code computes
+# exactly these products, and `numerical_grad` below measures rows of the ordinary $J$. Two cases
+# cover a whole layer:
 #
 # - **matrix product** $a = W g$: $J = W$, so $\left[\frac{\partial (Wg)}{\partial g}\right] = W^\top$
 #   and $\frac{\partial l}{\partial g} = W^\top \frac{\partial l}{\partial a}$;
@@ -387,31 +437,33 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-recursion", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 6. The layer recursion of an MLP
 #
-# An MLP with $L$ layers computes, for $l = 1, \dots, L$,
+# As in the lectures, $l$ is the loss, and a layer's number is a superscript in parentheses:
+# $W^{(l)}$ belongs to layer $l$. An MLP with $L$ layers computes, for $l = 1, \dots, L$,
 #
-# $$s_l = W_l\, x_{l-1} + b_l, \qquad x_l = \sigma(s_l),$$
+# $$s^{(l)} = W^{(l)} x^{(l-1)} + b^{(l)}, \qquad x^{(l)} = \sigma(s^{(l)}),$$
 #
-# from $x_0$ = the input (the last layer usually has no $\sigma$: its $s_L$ are the scores). With the two
-# vector derivatives above, the backward pass is one recursion from $l = L$ down to $1$:
+# from $x^{(0)}$ = the input (the last layer usually has no $\sigma$: its $s^{(L)}$ are the scores).
+# With the two vector derivatives above, the backward pass is one recursion from layer $L$ down to 1:
 #
-# $$\frac{\partial l}{\partial s_l} = \frac{\partial l}{\partial x_l} \odot \sigma'(s_l), \qquad
-#   \frac{\partial l}{\partial x_{l-1}} = W_l^\top \frac{\partial l}{\partial s_l}, \qquad
-#   \frac{\partial l}{\partial W_l} = \frac{\partial l}{\partial s_l}\, x_{l-1}^\top, \qquad
-#   \frac{\partial l}{\partial b_l} = \frac{\partial l}{\partial s_l}.$$
+# $$\frac{\partial l}{\partial s^{(l)}} = \frac{\partial l}{\partial x^{(l)}} \odot \sigma'(s^{(l)}), \qquad
+#   \frac{\partial l}{\partial x^{(l-1)}} = W^{(l)\top} \frac{\partial l}{\partial s^{(l)}}, \qquad
+#   \frac{\partial l}{\partial W^{(l)}} = \frac{\partial l}{\partial s^{(l)}}\, x^{(l-1)\top}, \qquad
+#   \frac{\partial l}{\partial b^{(l)}} = \frac{\partial l}{\partial s^{(l)}}.$$
 #
-# and gradient descent updates every weight: $W_l \leftarrow W_l - \eta\, \frac{\partial l}{\partial W_l}$.
+# and gradient descent updates every weight: $W^{(l)} \leftarrow W^{(l)} - \eta\, \frac{\partial l}{\partial W^{(l)}}$.
 #
-# **Tensorial (batched) form.** In code we process $N$ examples at once and store them as the
-# *rows* of a matrix: $X_{l-1}$ has shape $(N, D_{\text{in}})$ and $W_l$ keeps the lecture's shape
-# $(D_{\text{out}}, D_{\text{in}})$ (as `course.nn.Linear` does). Transposing the column formulas:
+# **Batched form.** In code we process $N$ examples at once and store them as the *rows* of a
+# matrix: $X^{(l-1)}$ has shape $(N, D_{\text{in}})$ and $W^{(l)}$ keeps the lecture's shape
+# $(D_{\text{out}}, D_{\text{in}})$ (as `course.nn.Linear` does). Transposing the column formulas, and
+# writing $dS^{(l)}$ for $\partial l / \partial S^{(l)}$ (the same for $X$, $W$, $b$):
 #
-# $$S_l = X_{l-1} W_l^\top + b_l, \qquad
-#   dS_l = dX_l \odot \sigma'(S_l), \qquad dX_{l-1} = dS_l\, W_l, \qquad
-#   dW_l = dS_l^\top X_{l-1}, \qquad db_l = \textstyle\sum_{n} dS_l[n, :].$$
+# $$S^{(l)} = X^{(l-1)} W^{(l)\top} + b^{(l)}, \qquad
+#   dS^{(l)} = dX^{(l)} \odot \sigma'(S^{(l)}), \qquad dX^{(l-1)} = dS^{(l)}\, W^{(l)}, \qquad
+#   dW^{(l)} = dS^{(l)\top} X^{(l-1)}, \qquad db^{(l)} = \textstyle\sum_{n} dS^{(l)}[n, :].$$
 #
-# $W_l$ and $b_l$ are shared by all $N$ examples, so their gradients **sum** the examples'
-# contributions: $dS_l^\top X_{l-1}$ does it for $W_l$ (a sum over $n$ of outer products), and for
-# $b_l$ we sum over the batch axis ourselves.
+# $W^{(l)}$ and $b^{(l)}$ are shared by all $N$ examples, so their gradients **sum** the examples'
+# contributions: $dS^{(l)\top} X^{(l-1)}$ does it for $W^{(l)}$ (a sum over $n$ of outer products),
+# and for $b^{(l)}$ we sum over the batch axis ourselves.
 #
 # Every layer below is a pair of functions, in the style `course.gradcheck.check_backward` checks:
 #
@@ -825,7 +877,7 @@ check_backward(softmax_cross_entropy_forward, softmax_cross_entropy_backward,
 # ## 7. The whole MLP: the recursion over the layers
 #
 # `mlp_forward` (given) runs the layers in order and keeps, for every layer $l$, what the recursion
-# needs: its input $X_{l-1}$, its pre-activation $S_l$ and its weights $W_l$. This list *is* the
+# needs: its input $X^{(l-1)}$, its pre-activation $S^{(l)}$ and its weights $W^{(l)}$. This list *is* the
 # memory cost of backprop: every activation of the forward pass stays alive until backward has used it.
 # The activation $\sigma$ is applied after every layer except the last.
 
@@ -835,13 +887,13 @@ def mlp_forward(x, params, sigma):
 
     Inputs:
     - x: array of shape (N, D_0), the inputs.
-    - params: list of L pairs (W_l, b_l), W_l of shape (D_l, D_{l-1}), b_l of shape (D_l,).
+    - params: list of L pairs (W^(l), b^(l)), W^(l) of shape (D_l, D_{l-1}), b^(l) of shape (D_l,).
     - sigma: the activation, a function from arrays to arrays of the same shape.
 
     Returns a tuple (scores, cache):
-    - scores: array of shape (N, D_L), the last layer's S_L.
-    - cache: list of L tuples (x_prev, s, W): the layer's input X_{l-1} (N, D_{l-1}),
-      its pre-activation S_l (N, D_l), and W_l.
+    - scores: array of shape (N, D_L), the last layer's S^(L).
+    - cache: list of L tuples (x_prev, s, W): the layer's input X^(l-1) (N, D_{l-1}),
+      its pre-activation S^(l) (N, D_l), and W^(l).
     """
     cache = []
     for l, (W, b) in enumerate(params):
@@ -856,8 +908,8 @@ def mlp_forward(x, params, sigma):
 #
 # Run the recursion of section 6 from the last layer to the first, using the cache. Write the four
 # formulas directly (no calls to your layer functions): the last layer has no activation, so there
-# $dS_L$ is the upstream gradient itself; everywhere else, remember that $\sigma'$ is taken at $S_l$,
-# not at $X_l$.
+# $dS^{(L)}$ is the upstream gradient itself; everywhere else, remember that $\sigma'$ is taken at
+# $S^{(l)}$, not at $X^{(l)}$.
 #
 # *What you may use:* NumPy and the `sigma_prime` you are given.
 
@@ -872,7 +924,7 @@ def mlp_backward(dscores, cache, sigma_prime):
 
     Returns a tuple (dx, grads):
     - dx: array of shape (N, D_0), the gradient with respect to the input.
-    - grads: list of L pairs (dW_l, db_l) with the shapes of (W_l, b_l), in layer order.
+    - grads: list of L pairs (dW^(l), db^(l)) with the shapes of (W^(l), b^(l)), in layer order.
     """
     ### BEGIN SOLUTION
     grads = [None] * len(cache)
@@ -1089,7 +1141,7 @@ def my_loss_and_grads(params, x_batch, y_batch):
 
 
 def init_mlp(sizes, seed=0):
-    """He-initialised weights for layer widths sizes = [D_0, D_1, ..., D_L]; zero biases."""
+    """He-initialised weights for layer widths sizes = [D_0, D_1, ..., D_L]; zero biases (section 9 says why)."""
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal((d_out, d_in)) * np.sqrt(2.0 / d_in), np.zeros(d_out))
             for d_in, d_out in zip(sizes[:-1], sizes[1:])]
@@ -1187,8 +1239,275 @@ for ax, image, label, guess in zip(axes.ravel(), data.x_test, y_test, predicted)
 fig.suptitle("test digits and the network's answers")
 plt.show()
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-saturation", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## 9. Saturation, vanishing gradients and initialisation
+#
+# Unroll the recursion of section 6 from the top layer $L$ down to layer $l$: every layer on the
+# way multiplies the gradient by $\mathrm{diag}(\sigma'(s^{(k)}))$ and by $W^{(k)\top}$,
+#
+# $$\frac{\partial l}{\partial s^{(l)}} = \mathrm{diag}(\sigma'(s^{(l)}))\, W^{(l+1)\top}
+#   \mathrm{diag}(\sigma'(s^{(l+1)}))\, W^{(l+2)\top} \cdots\, \frac{\partial l}{\partial s^{(L)}},$$
+#
+# a **product over the depth**. If the factors are mostly below 1 the gradient that reaches the
+# first layers *vanishes*; if mostly above 1 it *explodes*.
+#
+# - **Sigmoid saturates.** $\sigma'(s) = \sigma(s)(1 - \sigma(s)) \le \tfrac14$, with equality only
+#   at $s = 0$, so each sigmoid layer shrinks the gradient by at least a factor 4 unless the weights
+#   make up for it; and where $|s|$ is large, $\sigma'(s) \approx e^{-|s|}$: the unit is *saturated*
+#   and passes almost nothing back. $\tanh' = 1 - \tanh^2$ is 1 at 0 but saturates the same way.
+# - **ReLUs do not saturate** for $s > 0$ ($\mathrm{ReLU}' = 1$), but a unit whose $s < 0$ for
+#   every input is **dead**: $\mathrm{ReLU}'(s) = 0$ there, so its weights get exactly zero gradient
+#   and no step of gradient descent will ever bring it back.
+
+# %% nbgrader={"grade": false, "grade_id": "saturation-numbers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def derivative_of(layer_forward, layer_backward):
+    """sigma'(s) elementwise, from a layer pair of exercises 2 to 4 (upstream gradient of ones)."""
+    return lambda s: layer_backward(np.ones_like(s), layer_forward(s)[1])
+
+
+sigmoid_prime = derivative_of(sigmoid_forward, sigmoid_backward)
+tanh_prime = derivative_of(tanh_forward, tanh_backward)
+
+largest_sigmoid_slope = float(sigmoid_prime(np.array(0.0)))
+print(f"sigma'(0) = {largest_sigmoid_slope}, the largest slope of the sigmoid")
+print(f"through 10 sigmoid layers at best: (1/4)^10 = {largest_sigmoid_slope ** 10:.1e} (unless the weights make up for it)")
+for s_value in [2.0, 5.0, 10.0]:
+    print(f"saturated: sigma'({s_value:g}) = {float(sigmoid_prime(np.array(s_value))):.1e}, "
+          f"tanh'({s_value:g}) = {float(tanh_prime(np.array(s_value))):.1e}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-initialisation", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Initialisation** sets the size of those factors at the start. With independent weights of mean 0
+# and variance $\mathrm{Var}(W)$, a unit with $D_\text{in}$ inputs has
+# $\mathrm{Var}(s_i) = D_\text{in}\, \mathrm{Var}(W)\, \mathbb{E}[x_j^2]$, and on the way back
+# $\partial l / \partial x^{(l-1)} = W^{(l)\top} \partial l / \partial s^{(l)}$ sums over the
+# $D_\text{out}$ units in the same way. To keep both the forward signal and the backward gradient at
+# the same scale from layer to layer we want $D_\text{in} \mathrm{Var}(W) \approx 1$ and
+# $D_\text{out} \mathrm{Var}(W) \approx 1$:
+#
+# - **Xavier/Glorot** (for activations that are close to the identity near 0, like tanh): the
+#   compromise $\mathrm{Var}(W) = \dfrac{2}{D_\text{in} + D_\text{out}}$;
+# - **He** (for ReLU, which sets half of the $s$ to zero and so halves $\mathbb{E}[x^2]$):
+#   $\mathrm{Var}(W) = \dfrac{2}{D_\text{in}}$.
+#
+# Where the course uses them: `init_mlp` of section 8 draws **He** weights,
+# `rng.standard_normal((d_out, d_in)) * np.sqrt(2.0 / d_in)`, for the ReLU networks on spirals and
+# digits and for the timing of section 10 (that is the $\sqrt{2 / D_\text{in}}$ you may have
+# wondered about). `course.nn.Linear` and `course.nn.Conv2d` (modules 01, 02 and 05) use PyTorch's
+# default instead, uniform on $\pm 1/\sqrt{D_\text{in}}$ ($D_\text{in}$ = inputs of a unit, for a
+# convolution channels x kernel height x kernel width), whose variance $1 / (3 D_\text{in})$ is a
+# sixth of He's: the cell below checks both numbers.
+
+# %% nbgrader={"grade": false, "grade_id": "initialisation-in-the-course", "locked": true, "schema_version": 3, "solution": false, "task": false}
+he_std = np.std(np.concatenate([W.ravel() for W, _ in init_mlp([64, 512, 512], seed=0)[1:]]))
+linear_std = np.std(Linear(512, 512).weight.data)
+print(f"init_mlp, 512 inputs:       std {he_std:.4f}   He: sqrt(2/512) = {np.sqrt(2 / 512):.4f}")
+print(f"course.nn.Linear(512, 512): std {linear_std:.4f}   1/sqrt(3 * 512) = {1 / np.sqrt(3 * 512):.4f}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex9", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ### Exercise 9 (2 points): Xavier and He initialisation
+#
+# Write `init_weights(sizes, scheme, rng)` for an MLP with layer widths
+# `sizes = [D_0, D_1, ..., D_L]` (input first). Layer $l$ gets weights $W^{(l)}$ of shape
+# $(D_l, D_{l-1})$, drawn from a normal distribution with mean 0 and standard deviation
+#
+# - `scheme == "xavier"`: $\sqrt{2 / (D_{l-1} + D_l)}$ (Xavier/Glorot);
+# - `scheme == "he"`: $\sqrt{2 / D_{l-1}}$ (He);
+#
+# and a bias $b^{(l)}$ of zeros, shape $(D_l,)$; both float64. For any other `scheme`, raise a
+# `ValueError`.
+#
+# **Random numbers** (the tests compare your weights number for number): use the generator `rng`
+# you are given, do not make a new one. Draw layer 1's weights first, then layer 2's, and so on,
+# each with **one** call `rng.standard_normal((D_l, D_{l-1}))` multiplied by the standard
+# deviation (`rng.normal(0.0, std, size=(D_l, D_{l-1}))` draws the same numbers), and draw nothing
+# else from `rng`.
+#
+# *What you may use:* NumPy.
+
+# %% nbgrader={"grade": false, "grade_id": "init_weights", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def init_weights(sizes, scheme, rng):
+    """Xavier or He initialisation of an MLP.
+
+    Inputs:
+    - sizes: list of ints [D_0, D_1, ..., D_L], the layer widths, input first.
+    - scheme: "xavier" (std sqrt(2 / (D_in + D_out))) or "he" (std sqrt(2 / D_in)).
+    - rng: a np.random.Generator; one rng.standard_normal((D_out, D_in)) per layer, in layer order,
+      and nothing else drawn from it.
+
+    Returns params: list of L pairs (W, b), W of shape (D_l, D_{l-1}), b zeros of shape (D_l,).
+    Raises ValueError for any other scheme.
+    """
+    ### BEGIN SOLUTION
+    if scheme not in ("xavier", "he"):
+        raise ValueError(f"scheme must be 'xavier' or 'he', got {scheme!r}")
+    params = []
+    for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+        std = np.sqrt(2.0 / (d_in + d_out)) if scheme == "xavier" else np.sqrt(2.0 / d_in)
+        params.append((rng.standard_normal((d_out, d_in)) * std, np.zeros(d_out)))
+    ### END SOLUTION
+    return params
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_init_weights", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def _expected_weights(sizes, stds, seed):
+    _reference = np.random.default_rng(seed)
+    return [_reference.standard_normal((d_out, d_in)) * std for d_in, d_out, std in zip(sizes[:-1], sizes[1:], stds)]
+
+
+_params = init_weights([3, 5, 2], "he", np.random.default_rng(0))
+assert len(_params) == 2, f"sizes [3, 5, 2] are 2 layers, got {len(_params)} pairs"
+assert [(W.shape, b.shape) for W, b in _params] == [((5, 3), (5,)), ((2, 5), (2,))], \
+    f"shapes {[(W.shape, b.shape) for W, b in _params]}, expected W (5, 3), b (5,) and W (2, 5), b (2,)"
+for (_W, _b), _W_expected in zip(_params, _expected_weights([3, 5, 2], [np.sqrt(2 / 3), np.sqrt(2 / 5)], 0)):
+    assert_close(_W, _W_expected, name="He weights for sizes [3, 5, 2], rng = default_rng(0)")
+    assert_close(_b, np.zeros_like(_b), name="biases")
+_params = init_weights([4, 4], "xavier", np.random.default_rng(1))
+assert_close(_params[0][0], _expected_weights([4, 4], [np.sqrt(2 / 8)], 1)[0],
+             name="Xavier weights for sizes [4, 4], rng = default_rng(1)")
+### BEGIN HIDDEN TESTS
+# hint: Xavier and He on a deeper network with unequal widths, from a generator that was used before
+_sizes = [7, 3, 6, 1]
+for _scheme, _stds in [("xavier", [np.sqrt(2 / (7 + 3)), np.sqrt(2 / (3 + 6)), np.sqrt(2 / (6 + 1))]),
+                       ("he", [np.sqrt(2 / 7), np.sqrt(2 / 3), np.sqrt(2 / 6)])]:
+    _rng = np.random.default_rng(5)
+    _rng.standard_normal(4)
+    _reference = np.random.default_rng(5)
+    _reference.standard_normal(4)
+    _params = init_weights(_sizes, _scheme, _rng)
+    for _k, ((_W, _b), _d_in, _d_out, _std) in enumerate(zip(_params, _sizes[:-1], _sizes[1:], _stds)):
+        assert _W.shape == (_d_out, _d_in) and _b.shape == (_d_out,), f"{_scheme} layer {_k + 1}: shapes {_W.shape}, {_b.shape}"
+        assert _W.dtype == np.float64 and _b.dtype == np.float64, f"{_scheme} layer {_k + 1}: dtypes {_W.dtype}, {_b.dtype}"
+        assert_close(_W, _reference.standard_normal((_d_out, _d_in)) * _std, name=f"{_scheme} W of layer {_k + 1}")
+        assert_close(_b, np.zeros(_d_out), name=f"{_scheme} b of layer {_k + 1}")
+    # hint: nothing else is drawn from rng (its next number is the reference's next number)
+    assert_close(_rng.standard_normal(3), _reference.standard_normal(3),
+                 name=f"the generator's next numbers after init_weights(..., {_scheme!r}, rng)")
+# hint: the standard deviation of a large layer
+_W = init_weights([400, 100], "he", np.random.default_rng(7))[0][0]
+assert abs(_W.std() / np.sqrt(2 / 400) - 1) < 0.02, f"He std for 400 inputs: {_W.std():.4f}, expected {np.sqrt(2 / 400):.4f}"
+# hint: an unknown scheme raises ValueError
+try:
+    init_weights([2, 2], "uniform", np.random.default_rng(0))
+except ValueError:
+    pass
+else:
+    raise AssertionError("init_weights(..., 'uniform', ...) must raise ValueError")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-depth", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# Now measure it. A deep network on the digits: 10 hidden layers of 100 units and the 10 class
+# scores, a batch of 256 images, the cross-entropy loss, and the gradient of every layer's weights
+# by your `mlp_backward`. For sigmoid we compare small weights (std 0.01) with Xavier; for ReLU,
+# Xavier with He. For ReLU the difference shows in the forward pass (right): with Xavier each layer
+# loses a factor $\sqrt 2$ of the signal. Its weight gradients (left) stay level across the layers,
+# but all of them come out smaller than He's (the playground at the end of this section shows why).
+
+# %% nbgrader={"grade": false, "grade_id": "depth-gradients", "locked": true, "schema_version": 3, "solution": false, "task": false}
+depth_sizes = [64] + [100] * 10 + [10]
+x_depth, y_depth = x_train[:256], y_train[:256]
+activations = {"sigmoid": (lambda s: sigmoid_forward(s)[0], sigmoid_prime),
+               "tanh": (lambda s: tanh_forward(s)[0], tanh_prime), "ReLU": (relu, relu_prime)}
+
+
+def small_weights(sizes, rng, std=0.01):
+    return [(std * rng.standard_normal((d_out, d_in)), np.zeros(d_out)) for d_in, d_out in zip(sizes[:-1], sizes[1:])]
+
+
+def layer_profile(activation, params):
+    """Norm of dl/dW^(l) and std of the activations x^(l), for every layer l of params."""
+    sigma, sigma_prime = activations[activation]
+    scores, cache = mlp_forward(x_depth, params, sigma)
+    _, loss_cache = softmax_cross_entropy_forward(scores, y_depth)
+    _, grads = mlp_backward(softmax_cross_entropy_backward(1.0, loss_cache), cache, sigma_prime)
+    activation_std = [sigma(s).std() for _, s, _ in cache[:-1]]
+    return np.array([np.linalg.norm(dW) for dW, _ in grads]), np.array(activation_std)
+
+
+if GRADING:
+    print("The measurement is skipped while grading.")
+else:
+    depth_runs = {
+        "sigmoid, small (std 0.01)": layer_profile("sigmoid", small_weights(depth_sizes, np.random.default_rng(0))),
+        "sigmoid, Xavier": layer_profile("sigmoid", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "tanh, Xavier": layer_profile("tanh", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "ReLU, Xavier": layer_profile("ReLU", init_weights(depth_sizes, "xavier", np.random.default_rng(0))),
+        "ReLU, He": layer_profile("ReLU", init_weights(depth_sizes, "he", np.random.default_rng(0))),
+    }
+    layer_numbers = np.arange(1, len(depth_sizes))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, (dW_norms, activation_std) in depth_runs.items():
+        axes[0].semilogy(layer_numbers, dW_norms, "o-", ms=4, label=name)
+        axes[1].semilogy(layer_numbers[:-1], activation_std, "o-", ms=4, label=name)
+        print(f"{name:26s} |dl/dW| layer 1 / layer 11 = {dW_norms[0] / dW_norms[-1]:.1e}, "
+              f"std of x^(10) = {activation_std[-1]:.1e}")
+    axes[0].set_title("backward: norm of dl/dW$^{(l)}$")
+    axes[1].set_title("forward: std of the activations x$^{(l)}$")
+    for ax in axes:
+        ax.set_xlabel("layer l")
+    axes[0].legend(fontsize=8)
+    plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-dead-relus", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Dead ReLUs.** One gradient step that is far too large (learning rate 10 instead of 0.1) on the
+# digits network of section 8 pushes many hidden units' $s$ below 0 for every image. Their rows of
+# $\partial l / \partial W^{(1)}$ are exactly zero from then on, so training at a sensible rate
+# cannot bring them back.
+
+# %% nbgrader={"grade": false, "grade_id": "dead-relus", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def dead_units(params, x):
+    """Boolean (D_1,): the first layer's ReLUs with s < 0 for every example of x."""
+    _, cache = mlp_forward(x, params, relu)
+    return np.all(cache[0][1] < 0, axis=0)
+
+
+if GRADING:
+    print("The measurement is skipped while grading.")
+else:
+    dead_params = init_mlp([64, 100, 10], seed=0)
+    dead_at_start = dead_units(dead_params, x_train)
+    _, big_step_grads = my_loss_and_grads(dead_params, x_train[:256], y_train[:256])
+    sgd_step(dead_params, big_step_grads, lr=10.0)
+    dead_after_big_step = dead_units(dead_params, x_train)
+    _, grads_after = my_loss_and_grads(dead_params, x_train, y_train)
+    largest_dead_gradient = np.abs(grads_after[0][0][dead_after_big_step]).max()
+    train_mlp(dead_params, my_loss_and_grads, x_train, y_train, lr=0.1, epochs=2, batch_size=32)
+    dead_after_training = dead_units(dead_params, x_train)
+    print(f"dead ReLUs: {dead_at_start.mean():.0%} at the start, {dead_after_big_step.mean():.0%} after one step "
+          f"with lr = 10, {dead_after_training.mean():.0%} after training on at lr = 0.1")
+    print(f"largest |dl/dW^(1)| in the rows of dead units: {largest_dead_gradient}")
+
+    active_share = [np.mean(mlp_forward(x_train, params, relu)[1][0][1] >= 0, axis=0)
+                    for params in (init_mlp([64, 100, 10], seed=0), dead_params)]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(np.sort(active_share[0])[::-1], label="at the start (He)")
+    ax.plot(np.sort(active_share[1])[::-1], label="after the big step and training")
+    ax.set_xlabel("hidden unit (sorted)")
+    ax.set_ylabel("share of images with s >= 0")
+    ax.set_title("units at 0 are dead: no image makes them pass a gradient")
+    ax.legend()
+    plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-saturation-playground", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ### Playground (not graded): depth, activation and initialisation
+#
+# A stack of layers of 64 units with the activation after each, weights
+# $\mathcal{N}(0, \text{gain}^2 / 64)$ (gain 1 is Xavier here, where $D_\text{in} = D_\text{out}$;
+# gain $\sqrt 2$ is He), and a fixed random gradient arriving at the top. Left: for every layer, the
+# norm of $\partial l / \partial s^{(l)}$, the gradient the recursion passes down, and of
+# $\partial l / \partial W^{(l)}$; right: the share of saturated or dead units. Try sigmoid at any
+# gain, tanh with small weights, ReLU with Xavier and with He, and a deeper network. (For ReLU the
+# $\partial l / \partial W^{(l)}$ stay level whatever the gain: $\mathrm{ReLU}(a s) = a\,\mathrm{ReLU}(s)$
+# for $a > 0$ scales them all alike; the gain shows in $\partial l / \partial s^{(l)}$.)
+
+# %% nbgrader={"grade": false, "grade_id": "saturation-playground", "locked": true, "schema_version": 3, "solution": false, "task": false}
+if GRADING:
+    print("The playground is skipped while grading.")
+else:
+    from course.widgets import saturation_playground
+    saturation_playground()
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-cost", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## 9. What backprop costs
+# ## 10. What backprop costs
 #
 # **Time.** Per layer, the forward pass does one matrix product ($X W^\top$); the backward pass
 # does two of the same size ($dS\, W$ and $dS^\top X$). So we expect backward to take about
@@ -1257,6 +1576,9 @@ else:
 # - A layer's backward pass needs two rules: $W^\top$ for a matrix product, $\mathrm{diag}(\sigma'(s))$
 #   (an elementwise product) for an activation; the shapes always match their variables.
 # - Gradients of shared parameters sum over the batch.
+# - The gradient reaching the first layers is a product over the depth: sigmoid ($\sigma' \le 1/4$)
+#   and saturated units make it vanish, dead ReLUs pass nothing; Xavier ($2 / (D_\text{in} + D_\text{out})$)
+#   and He ($2 / D_\text{in}$, for ReLU) initialisation keep signal and gradient at scale.
 # - Backward costs about two forward passes and keeps the forward activations in memory.
 #
 # Next, in module 04: graphs that are not chains, and an engine that does all this for any program.

@@ -1,4 +1,4 @@
-# One example at a time; sigmoid with boolean masks; softmax row by row.
+# One example at a time; sigmoid with boolean masks; softmax row by row. init_weights with rng.normal and a loop over the layers.
 
 # %% linear
 def linear_forward(x, W, b):
@@ -140,3 +140,20 @@ def train_mlp(params, loss_and_grads, x, y, lr, epochs, batch_size, seed=0):
             losses.append(float(loss))
             start += batch_size
     return losses
+
+# %% init_weights
+def init_weights(sizes, scheme, rng):
+    if scheme != "xavier" and scheme != "he":
+        raise ValueError("unknown scheme: " + str(scheme))
+    params = []
+    for l in range(1, len(sizes)):
+        fan_in = sizes[l - 1]
+        fan_out = sizes[l]
+        if scheme == "xavier":
+            variance = 2.0 / (fan_in + fan_out)
+        else:
+            variance = 2.0 / fan_in
+        W = rng.normal(0.0, np.sqrt(variance), size=(fan_out, fan_in))
+        b = np.zeros(fan_out)
+        params.append((W, b))
+    return params

@@ -1,4 +1,4 @@
-# einsum, sigmoid through tanh, the loss as log-sum-exp, caches of the inputs.
+# einsum, sigmoid through tanh, the loss as log-sum-exp, caches of the inputs. init_weights with math.sqrt and a table of variances.
 
 # %% linear
 def linear_forward(x, W, b):
@@ -101,3 +101,18 @@ def train_mlp(params, loss_and_grads, x, y, lr, epochs, batch_size, seed=0):
             losses.append(float(loss))
             sgd_step(params, grads, lr)
     return losses
+
+# %% init_weights
+import math
+
+VARIANCE = {"xavier": lambda n_in, n_out: 2 / (n_in + n_out), "he": lambda n_in, n_out: 2 / n_in}
+
+
+def init_weights(sizes, scheme, rng):
+    if scheme not in VARIANCE:
+        raise ValueError(f"unknown initialisation {scheme!r}, use one of {list(VARIANCE)}")
+    params = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        W = math.sqrt(VARIANCE[scheme](n_in, n_out)) * rng.standard_normal(size=(n_out, n_in))
+        params.append((W, np.zeros_like(W[:, 0])))
+    return params
