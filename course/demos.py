@@ -66,6 +66,8 @@ DEMOS = [
          _BACKWARD_STEPPER_CODE),
     Demo("conv-explorer", "Convolution, padding, stride and pooling", "conv_explorer",
          "from course.widgets import conv_explorer\n\nexplorer = conv_explorer()\n"),
+    Demo("conv-gradient", "Where a convolution's gradient goes, and max pooling's", "conv_gradient_explorer",
+         "from course.widgets import conv_gradient_explorer\n\nexplorer = conv_gradient_explorer()\n"),
 ]
 
 

@@ -29,6 +29,7 @@ PLAYGROUNDS = {p.function: p for p in [
     Playground("relu_sum_playground", "drag"),
     Playground("backward_stepper", "Next"),
     Playground("conv_explorer", "drag"),
+    Playground("conv_gradient_explorer", "drag"),
 ]}
 
 # The playgrounds a module's notebook must show, by module number (a module not there yet is not
@@ -37,7 +38,7 @@ REQUIRED = {
     "01": {"perceptron_playground", "decision_boundary_playground"},
     "02": {"relu_sum_playground"},
     "04": {"backward_stepper"},
-    "05": {"conv_explorer"},
+    "05": {"conv_explorer", "conv_gradient_explorer"},
 }
 
 

@@ -5,6 +5,8 @@
 - relu_sum_playground(): build a function out of ReLUs, fit it, take the challenge.
 - backward_stepper(tensor): step through the backward pass of a small graph, node by node.
 - conv_explorer(): one digit through a 3x3 convolution, ReLU and pooling, with stride and padding.
+- conv_gradient_explorer(): where a convolution's gradient goes (an output's window, an input's
+  outputs and weights) and where max pooling sends it, ties included.
 
 The computation lives in plain modules (_datasets2d, _perceptron, _relu_sum, _mlp) that need
 numpy (and, for training, course.nn/optim) only; the most useful of their functions are
@@ -39,6 +41,7 @@ _PLAYGROUNDS = {
     "perceptron_playground": "._perceptron_ui",
     "relu_sum_playground": "._relu_ui",
     "conv_explorer": "._conv_ui",
+    "conv_gradient_explorer": "._conv_gradient_ui",
 }
 
 __all__ = list(_PLAYGROUNDS) + [

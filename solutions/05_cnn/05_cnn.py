@@ -975,6 +975,22 @@ for (i, j), gradient in np.ndenumerate(ties_dout[0, 0]):
 fig.suptitle("max pooling 2×2: top left all zeros, top right a tie at 3, bottom left at 7, bottom right at 6")
 plt.show()
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-gradient-explorer", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Explore where the gradient goes (not graded).** Choose an output (row $i$, column $j$): the
+# left panel shows $\partial\, \text{out}[i, j] / \partial x$, the filter's weights on the window
+# that output saw. Choose an input pixel (row $r$, column $s$, green): the output panel shows every
+# output it feeds and through which weight $w[p, q]$; with stride 1 they form the flipped filter,
+# the full convolution of section 3, and with stride 2 some of them are missing. The right panel
+# pools the ReLU of the feature map: an orange dot gets its window's gradient, a red cross is a
+# tie that gets none. Every number comes from course's `conv2d`, `max_pool2d` and backward pass.
+
+# %% nbgrader={"grade": false, "grade_id": "gradient-explorer", "locked": true, "schema_version": 3, "solution": false, "task": false}
+if GRADING:
+    print("The explorer is skipped while grading.")
+else:
+    from course.widgets import conv_gradient_explorer
+    conv_gradient_explorer(output=(2, 3), pixel=(4, 2))
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-flatten", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 5. Flatten, and the fully-connected layer as a convolution
 #
