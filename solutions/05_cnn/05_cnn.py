@@ -635,9 +635,9 @@ print("your convolution layer passes the gradient check")
 # gradient goes back the other way: $dx[n, c] = \sum_f \text{full}(\text{dout}[n, f], w[f, c])$.
 # The filters and the channels swap roles: the flipped filter bank has shape `(C, F, KH, KW)`,
 # `w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)`, and the backward pass of a layer with $C$ inputs and
-# $F$ outputs is a correlation with $F$ inputs and $C$ outputs. Padding and stride in the forward
-# pass change only the edges: padding $P$ cuts $P$ rows and columns off this result, and stride $S$
-# puts $S - 1$ zeros between the entries of dout first (section 4 shows why).
+# $F$ outputs is a correlation with $F$ inputs and $C$ outputs. Padding and stride fit in too:
+# with padding $P$ in the forward pass, cut $P$ rows and columns off every side of this result;
+# with stride $S$, first put $S - 1$ zeros between the entries of dout (section 4 shows why).
 #
 # ### Exercise 7 (2 points): the input gradient as a full convolution
 #
@@ -646,8 +646,8 @@ print("your convolution layer passes the gradient check")
 # the filters along both spatial axes, swap their first two axes, and correlate. The filters may be
 # rectangular ($K_H \ne K_W$), and $F$ and $C$ may differ; the hidden tests also use $1 \times 1$
 # filters and filters as large as the input (then dout is $1 \times 1$). The result has the shape
-# of $x$, `(N, C, OH + KH - 1, OW + KW - 1)`; the tests compare it with finite differences of
-# course's `conv2d` (up to rounding, any floating dtype).
+# of $x$, `(N, C, OH + KH - 1, OW + KW - 1)`, float32 or float64; the tests compare it with finite
+# differences of course's `conv2d` and with the sum over outputs, up to rounding.
 #
 # *What you may use:* NumPy (`np.pad`, `sliding_window_view`, `einsum`, loops), and for the
 # correlation itself your `conv2d_forward` (with a zero bias) or `F.conv2d`: the exercise is the
