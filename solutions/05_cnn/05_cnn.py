@@ -1257,8 +1257,9 @@ print(f"{'total':<6} {'':<16} {sum(alexnet_neurons):>9,} {sum(PAPER_NEURONS):>9,
 # Every layer agrees except the first: 96 maps of $55 \times 55$ are 290,400 neurons, and the
 # caption's 253,440 is not $96 \cdot n^2$ for any whole $n$ (the paper's $224 \times 224$ input
 # would not give a whole number of positions either, $(224 - 11)/4 + 1 = 54.25$; with $227$ every
-# size works out). Counted from the shapes, the network has about 660,000 neurons, the paper's
-# "650,000" to two digits; the caption's own numbers add up to about 620,000.
+# size works out). Counted from the shapes, the network has about 660,000 neurons, close to the
+# paper's round "650,000"; the caption's own numbers add up to about 620,000. (Splitting the network
+# over two GPUs changes the number of weights, not the number of neurons.)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-functions", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Most of AlexNet's parameters sit in its fully-connected layers; most of its *computation* is in
