@@ -238,8 +238,8 @@ class ConvGradientExplorer(Playground):
         """What the picture shows, in words and numbers (HTML)."""
         (i, j), (r, s), S, P = self.output, self.pixel, self.stride, self.padding
         top, left, bottom, right = grads.window_of(self.output, self.kernel.shape, S, P)
-        which = g["which"]
-        links = [f"out[{a},{b}] through w[{k // 3},{k % 3}]" for (a, b), k in np.ndenumerate(which) if k >= 0]
+        width = self.kernel.shape[1]
+        links = [f"out[{a},{b}] through w[{k // width},{k % width}]" for (a, b), k in np.ndenumerate(g["which"]) if k >= 0]
         lines = [
             f"<b>out[{i},{j}]</b> = Σ<sub>p,q</sub> x<sub>pad</sub>[{i}·{S} + p, {j}·{S} + q] w[p, q]: its gradient reaches "
             f"x rows {max(top, 0)}..{min(bottom, self.digit_image().shape[0]) - 1}, columns "
