@@ -48,7 +48,7 @@ COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed-$(notdir $(COLAB_PYTHON))
 COLAB_TESTS := tests/test_colab.py tests/test_demos.py \
 	tests/test_notebooks.py::test_setup_cell_runs_before_the_package_is_installed_and_installs_only_in_colab \
-	$(wildcard tests/test_widget*.py tests/test_backward_stepper.py tests/test_conv_explorer.py)
+	$(wildcard tests/test_widget*.py tests/test_backward_stepper.py tests/test_conv_explorer.py tests/test_conv_gradient_explorer.py)
 
 $(COLAB_STAMP): pyproject.toml tests/colab-constraints.txt
 	rm -rf $(COLAB_VENV)

@@ -83,6 +83,10 @@ TABLE: dict[str, dict[str, Rule]] = {
                   "conv_backward_weight": "the convolution's weight gradient",
                   "conv_backward_bias": "the convolution's bias gradient"},
                  HAND_GRADIENT + ("reference_conv2d_forward",)),
+        # the correlation may be the library's: the exercise is the padding and the flip
+        "conv_input_full": Rule("the input gradient as a full convolution",
+                                HAND_GRADIENT + ("reference_conv2d_forward", "conv2d_backward_input"),
+                                ("course.nn.functional.conv2d", "course.autograd.Tensor")),
         "pool_forward": Rule("max pooling", LIBRARY + ("reference_max_pool_forward",)),
         "pool_backward": Rule("max pooling's backward pass", HAND_GRADIENT + ("reference_max_pool_forward",)),
         "flatten": Rule("flatten and its backward pass", LIBRARY),

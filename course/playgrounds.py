@@ -108,5 +108,7 @@ PLAYGROUNDS = [
                _SCALAR_CHAIN_STEPPER_CODE),
     Playground("saturation_playground", "_saturation_ui", "03", "drag",
                "saturation", "Saturation, depth and initialisation: the gradient per layer"),
+    Playground("conv_gradient_explorer", "_conv_gradient_ui", "05", "drag",
+               "conv-gradient", "Where a convolution's gradient goes, and max pooling's"),
 ]
 

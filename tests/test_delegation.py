@@ -83,6 +83,33 @@ def dag_backward(d3, cache):
     assert all(f.startswith("delegated to the library: dag_backward") for f in flags)
 
 
+def test_full_convolution_may_correlate_with_F_conv2d_but_not_take_a_backward_pass():
+    by_correlation = """
+def conv_input_grad_full(dout, w):
+    KH, KW = w.shape[2:]
+    padded = np.pad(dout, ((0, 0), (0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1)))
+    return F.conv2d(Tensor(padded), Tensor(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))).data
+"""
+    by_autograd = """
+def conv_input_grad_full(dout, w):
+    x = Tensor(np.zeros((dout.shape[0], w.shape[1], dout.shape[2] + w.shape[2] - 1, dout.shape[3] + w.shape[3] - 1)),
+               requires_grad=True)
+    F.conv2d(x, Tensor(w)).backward(Tensor(dout))
+    return x.grad.data
+"""
+    by_exercise_4 = """
+def conv_input_grad_full(dout, w):
+    x = np.zeros((dout.shape[0], w.shape[1], dout.shape[2] + w.shape[2] - 1, dout.shape[3] + w.shape[3] - 1))
+    return conv2d_backward_input(dout, (x, w, np.zeros(len(w)), 1, 0))
+"""
+    assert flagged("05_cnn", SETUP_05, ("conv_input_full", by_correlation)) == []
+    flags = flagged("05_cnn", SETUP_05, ("conv_input_full", by_autograd))
+    assert flags and all(f.startswith("delegated to the library: conv_input_full") for f in flags), flags
+    assert any(".backward()" in f for f in flags), flags
+    flags = flagged("05_cnn", SETUP_05, ("conv_input_full", by_exercise_4))
+    assert any("conv2d_backward_input" in f for f in flags), flags
+
+
 def test_gradcheck_differences_for_numerical_jacobian_are_flagged():
     code = """
 from course.gradcheck import numerical_jacobian as nj

@@ -12,8 +12,8 @@ from course import demos
 from course.cli import build_parser, main
 from course.demos import DEMOS, Demo, demo_notebook, find_demo, is_available, voila_command
 
-REQUIRED_DEMOS = {"relu-sum", "decision-boundary", "backward-stepper", "conv-explorer", "scalar-chain",
-                  "saturation"}
+REQUIRED_DEMOS = {"relu-sum", "overfitting", "decision-boundary", "perceptron", "scalar-chain", "saturation",
+                  "backward-stepper", "conv-explorer", "conv-gradient"}
 
 
 def test_the_table_has_the_lecture_demos_each_once():

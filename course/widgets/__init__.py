@@ -7,10 +7,13 @@
 - conv_explorer(): one digit through a 3x3 convolution, ReLU and pooling, with stride and padding.
 - overfitting_playground(): fit noisy samples with more and more ReLUs; training vs test error.
 - saturation_playground(): activation, depth and initialisation scale -> gradient norm per layer.
+- conv_gradient_explorer(): where a convolution's gradient goes (an output's window, an input's
+  outputs and weights) and where max pooling sends it, ties included.
 
 The list of playgrounds is course.playgrounds.PLAYGROUNDS. This package holds their interfaces
 only; what they compute lives in the library (course.data, course.perceptron, course.relu_sums,
-course.mlp, course.overfitting, course.saturation), and the names notebooks imported from here before are re-exported below.
+course.mlp, course.overfitting, course.saturation,
+course.conv_gradients), and the names notebooks imported from here before are re-exported below.
 matplotlib and ipywidgets are imported the first time a playground is asked for, never by
 `import course` or `import course.widgets`.
 """

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -20,9 +25,11 @@
 # 1. see why fully-connected layers do not scale to images;
 # 2. write a convolution (as the lecture defines it: a sliding inner product, i.e. a correlation)
 #    with loops, then vectorised, with padding, stride and many output channels;
-# 3. write its backward pass for the input, the weights and the bias;
-# 4. write max pooling forwards and backwards, and flatten;
-# 5. count the parameters of a network from its list of layers, up to AlexNet's 60 million;
+# 3. write its backward pass for the input, the weights and the bias, and see that the input
+#    gradient is a true (flipped) convolution of the upstream gradient;
+# 4. write max pooling forwards and backwards (where the gradient goes, ties included), and flatten;
+# 5. count the parameters of a network from its list of layers, up to AlexNet's 60 million (and
+#    see why the single-stream version has 62 million);
 # 6. plug your convolution and pooling into the course's autograd as `Function`s and train a
 #    CNN with them;
 # 7. train a CNN on handwritten digits, compare it with an MLP, and look inside: learned filters,
@@ -37,18 +44,22 @@
 # | 4. `conv2d_backward_input` | 2 |
 # | 5. `conv2d_backward_weight` | 2 |
 # | 6. `conv2d_backward_bias` | 1 |
-# | 7. `max_pool_forward` | 1 |
-# | 8. `max_pool_backward` | 2 |
-# | 9. `flatten_forward`, `flatten_backward` | 1 |
-# | 10. `parameter_table` | 2 |
-# | 11. `Conv2dFunction` | 2 |
-# | 12. `MaxPool2dFunction` | 1 |
+# | 7. `conv_input_grad_full` | 2 |
+# | 8. `max_pool_forward` | 1 |
+# | 9. `max_pool_backward` | 2 |
+# | 10. `flatten_forward`, `flatten_backward` | 1 |
+# | 11. `parameter_table` | 2 |
+# | 12. `Conv2dFunction` | 2 |
+# | 13. `MaxPool2dFunction` | 1 |
 #
 # Write your code where it says `YOUR CODE HERE`, then run the test cell below it. Tests you can
 # see are only part of the grading: hidden tests check other inputs as well.
 #
 # Shapes follow PyTorch's NCHW layout: a batch of images is an array `x` of shape `(N, C, H, W)`
-# (examples, channels, height, width), the filters of a layer are `w` of shape `(F, C, KH, KW)`.
+# (examples, channels, height, width), the filters of a layer are `w` of shape `(F, C, KH, KW)`
+# (output channels, input channels, filter height, filter width). The lecture writes
+# `x[b, y, x, c]` (BHWC) and `k[ky, kx, c1, c2]`: the same numbers with the axes in another
+# order; section 2 shows the translation.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Set-up: in Google Colab this installs the course package from its repository; elsewhere it does nothing.
@@ -93,7 +104,8 @@ print(f"digits: {len(data.x_train)} training and {len(data.x_test)} test images 
 #
 # - **It destroys the spatial structure.** The layer computes $W x$ with the image unrolled into
 #   a vector. Shuffle the pixels (the same way for every image) and shuffle the columns of $W$
-#   alike: the network computes exactly the same thing. So it cannot know that two pixels are
+#   alike: every unit adds up the same products, in another order, so the network computes the
+#   same function (in float32 up to rounding, see section 8). So it cannot know that two pixels are
 #   neighbours; it must learn every relation between pixels from the data (section 8 shows this).
 # - **It learns every pattern at every position separately.** An edge detector learned in the top
 #   left corner is of no use in the bottom right one.
@@ -305,6 +317,31 @@ for ax in axes:
     ax.axis("off")
 fig.suptitle("one input, four filters, four feature maps (red positive, blue negative)")
 plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-layouts", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **The lecture's layout.** The lecture writes an image batch as $x[b, y, x, c]$ (example, row,
+# column, channel: *BHWC*, TensorFlow's default) and a filter bank as $k[k_y, k_x, c_1, c_2]$ (row
+# and column inside the filter, input channel $c_1$, output channel $c_2$):
+# $\text{out}[b, y, x, c_2] = \sum_{k_y, k_x, c_1} x[b, y + k_y, x + k_x, c_1]\; k[k_y, k_x, c_1, c_2]$.
+# This notebook, like PyTorch, puts the channel before the rows (*NCHW*) and the output channel
+# first in the filters, `(C_out, C_in, KH, KW)`. The numbers are the same, only the axes are in
+# another order:
+#
+# | lecture | this notebook |
+# |---|---|
+# | `x[b, y, x, c]`, shape `(B, H, W, C)` | `x[n, c, i, j]` = `x_bhwc.transpose(0, 3, 1, 2)`, shape `(N, C, H, W)` |
+# | `k[ky, kx, c1, c2]`, shape `(KH, KW, C_in, C_out)` | `w[f, c, p, q]` = `k.transpose(3, 2, 0, 1)`, shape `(C_out, C_in, KH, KW)` |
+# | `out[b, y, x, c2]` | `out[n, f, i, j]`; back with `out_nchw.transpose(0, 2, 3, 1)` |
+
+# %% nbgrader={"grade": false, "grade_id": "layouts", "locked": true, "schema_version": 3, "solution": false, "task": false}
+layout_rng = np.random.default_rng(15)
+x_bhwc = layout_rng.standard_normal((2, 7, 6, 3))             # the lecture's x[b, y, x, c1]
+k = layout_rng.standard_normal((3, 2, 3, 4))                  # the lecture's k[ky, kx, c1, c2]
+windows_bhwc = sliding_window_view(x_bhwc, (3, 2), axis=(1, 2))          # (b, y, x, c1, ky, kx)
+out_bhwc = np.einsum("byxcpq,pqcd->byxd", windows_bhwc, k)               # the lecture's formula
+out_nchw = F.conv2d(Tensor(x_bhwc.transpose(0, 3, 1, 2)), Tensor(k.transpose(3, 2, 0, 1))).data
+print(f"lecture's layout {out_bhwc.shape}, this notebook's {out_nchw.shape}; largest difference after "
+      f"transposing back: {np.abs(out_nchw.transpose(0, 2, 3, 1) - out_bhwc).max():.1e}")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-im2col", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 3 (2 points): convolution without loops over positions
@@ -570,6 +607,148 @@ check_backward(conv2d_forward, conv2d_backward, layer_rng.standard_normal((2, 2,
                layer_rng.standard_normal((3, 2, 3, 3)), layer_rng.standard_normal(3), stride=2, padding=1)
 print("your convolution layer passes the gradient check")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-full-conv", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ### The input gradient is a true convolution with the flipped filter
+#
+# Section 2 said that deep learning's "convolution" is a correlation, and that a true convolution
+# would flip the filter. The backward pass is where the flip comes back. Take stride 1, no
+# padding and one channel: $\text{out}[i, j] = \sum_{p, q} x[i + p, j + q]\, w[p, q]$. The pixel
+# $x[r, s]$ is used by every output $(i, j)$ with $i = r - p$, $j = s - q$, so
+#
+# $$\frac{\partial L}{\partial x[r, s]} = \sum_{p=0}^{K_H-1} \sum_{q=0}^{K_W-1} \text{dout}[r - p,\, s - q]\; w[p, q]
+#   \qquad (\text{dout} = 0 \text{ outside its } O_H \times O_W \text{ grid}).$$
+#
+# The index of dout runs *backwards* while the index of $w$ runs forwards: this is a convolution
+# in the mathematicians' sense, $\text{dout} * w$. Written as a correlation (the only kind the
+# library has), substitute $p' = K_H - 1 - p$, $q' = K_W - 1 - q$:
+#
+# $$\frac{\partial L}{\partial x[r, s]} = \sum_{p', q'} \text{dout}_{\text{pad}}[r + p',\, s + q']\;
+#   w[K_H - 1 - p',\, K_W - 1 - q'],$$
+#
+# where $\text{dout}_{\text{pad}}$ is dout with $K_H - 1$ rows and $K_W - 1$ columns of zeros on
+# every side: the **correlation of the zero-padded upstream gradient with the flipped filter**.
+# Its output has $O_H + K_H - 1 = H$ rows, one per input row: every placement of the filter that
+# overlaps dout in at least one element, which signal processing calls the *full* convolution
+# (the forward pass, which keeps only the placements inside $x$, is the *valid* one).
+#
+# With channels, output channel $f$ was computed from input channel $c$ through $w[f, c]$, so the
+# gradient goes back the other way: $dx[n, c] = \sum_f \text{full}(\text{dout}[n, f], w[f, c])$.
+# The filters and the channels swap roles: the flipped filter bank has shape `(C, F, KH, KW)`,
+# `w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)`, and the backward pass of a layer with $C$ inputs and
+# $F$ outputs is a correlation with $F$ inputs and $C$ outputs. Padding and stride fit in too:
+# with padding $P$ in the forward pass, cut $P$ rows and columns off every side of this result;
+# with stride $S$, first put $S - 1$ zeros between the entries of dout (section 4 shows why).
+#
+# ### Exercise 7 (2 points): the input gradient as a full convolution
+#
+# Compute the input gradient of a convolution **with stride 1 and no padding** the way the
+# formula reads: pad dout with $K_H - 1$ rows and $K_W - 1$ columns of zeros on every side, flip
+# the filters along both spatial axes, swap their first two axes, and correlate. The filters may be
+# rectangular ($K_H \ne K_W$), and $F$ and $C$ may differ; the hidden tests also use $1 \times 1$
+# filters and filters as large as the input (then dout is $1 \times 1$). The result has the shape
+# of $x$, `(N, C, OH + KH - 1, OW + KW - 1)`, float32 or float64; the tests compare it with finite
+# differences of course's `conv2d` and with the sum over outputs, up to rounding.
+#
+# *What you may use:* NumPy (`np.pad`, `sliding_window_view`, `einsum`, loops), and for the
+# correlation itself your `conv2d_forward` (with a zero bias) or `F.conv2d`: the exercise is the
+# padding and the flip. Not `course.autograd`, a `backward()` call or your `conv2d_backward_input`
+# (answers that let them compute the gradient are flagged for review).
+
+# %% nbgrader={"grade": false, "grade_id": "conv_input_full", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def conv_input_grad_full(dout, w):
+    """Input gradient of a convolution with stride 1 and no padding, as a full convolution.
+
+    Inputs:
+    - dout: array of shape (N, F, OH, OW), the upstream gradient.
+    - w: array of shape (F, C, KH, KW), the filters of the forward pass.
+
+    Returns dx, an array of shape (N, C, OH + KH - 1, OW + KW - 1): dout padded with KH - 1 rows
+    and KW - 1 columns of zeros on every side, correlated with the flipped filters
+    w[:, :, ::-1, ::-1] with their first two axes swapped, (C, F, KH, KW).
+    """
+    ### BEGIN SOLUTION
+    n_filters, C, KH, KW = w.shape
+    dout_pad = np.pad(dout, ((0, 0), (0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1)))
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)                  # (C, F, KH, KW)
+    windows = sliding_window_view(dout_pad, (KH, KW), axis=(2, 3))      # (N, F, H, W, KH, KW)
+    dx = np.einsum("nfhwpq,cfpq->nchw", windows, flipped)
+    ### END SOLUTION
+    return dx
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_conv_input_full", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The 2x2 filter of exercise 2, worked out by hand: each output sends dout * w back to its window.
+_dout = np.array([[1, 2],
+                  [3, 4]], dtype=float).reshape(1, 1, 2, 2)
+_w = np.array([[0, 1],
+               [2, 3]], dtype=float).reshape(1, 1, 2, 2)
+assert_close(conv_input_grad_full(_dout, _w), np.array([[0, 1, 2],
+                                                        [2, 10, 10],
+                                                        [6, 17, 12]], dtype=float).reshape(1, 1, 3, 3),
+             name="conv_input_grad_full on the 2x2 example (a filter that is not flipped gives 3 at the top left)")
+# Against finite differences of course's conv2d: two images, three channels, four filters.
+_rng = np.random.default_rng(13)
+_x, _w, _b = _rng.standard_normal((2, 3, 6, 5)), _rng.standard_normal((4, 3, 3, 3)), _rng.standard_normal(4)
+check_backward(lambda x: reference_conv2d_forward(x, _w, _b),
+               lambda dout, cache: conv_input_grad_full(dout, cache[1]), _x, names=["x"])
+### BEGIN HIDDEN TESTS
+# hint: rectangular filters, as many filters as channels, 1x1 filters, a filter as large as the input
+for _shape_x, _shape_w in [((3, 2, 5, 7), (4, 2, 2, 3)), ((2, 3, 6, 6), (3, 3, 3, 3)), ((1, 1, 6, 6), (6, 1, 3, 3)),
+                           ((2, 4, 4, 5), (3, 4, 1, 1)), ((2, 2, 4, 5), (3, 2, 4, 5)), ((1, 3, 7, 4), (2, 3, 4, 2))]:
+    _x, _w, _b = _rng.standard_normal(_shape_x), _rng.standard_normal(_shape_w), _rng.standard_normal(_shape_w[0])
+    check_backward(lambda x: reference_conv2d_forward(x, _w, _b),
+                   lambda dout, cache: conv_input_grad_full(dout, cache[1]), _x, names=["x"], seed=sum(_shape_w))
+# hint: integer-valued inputs against the sum over outputs written out (exact up to rounding)
+_dout = _rng.integers(-3, 4, (2, 3, 3, 4)).astype(float)
+_w = _rng.integers(-3, 4, (3, 2, 3, 2)).astype(float)
+_expected = np.zeros((2, 2, 5, 5))
+for _i in range(3):
+    for _j in range(4):
+        _expected[:, :, _i:_i + 3, _j:_j + 2] += np.einsum("nf,fcpq->ncpq", _dout[:, :, _i, _j], _w)
+assert_close(conv_input_grad_full(_dout, _w), _expected, name="conv_input_grad_full with a (3, 2, 3, 2) filter bank")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-full-conv-picture", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The same numbers three ways: your full convolution, your `conv2d_backward_input` of exercise 4
+# (which sends each output's gradient back to its window), and course's autograd. In the picture,
+# the flipped filter sits on the padded dout at the place that gives $dx[1, 1]$.
+
+# %% nbgrader={"grade": false, "grade_id": "full-conv-picture", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def autograd_input_gradient(dout, x, w, stride=1, padding=0):
+    """dL/dx of F.conv2d(x, w) for the upstream gradient dout, by course's autograd."""
+    x = Tensor(x, requires_grad=True)
+    F.conv2d(x, Tensor(w), stride=stride, padding=padding).backward(Tensor(dout))
+    return x.grad.data
+
+
+full_rng = np.random.default_rng(14)
+full_x, full_w = full_rng.standard_normal((2, 3, 6, 5)), full_rng.standard_normal((4, 3, 3, 2))
+full_dout = full_rng.standard_normal((2, 4, 4, 4))
+by_full_convolution = conv_input_grad_full(full_dout, full_w)
+by_windows = conv2d_backward_input(full_dout, (full_x, full_w, np.zeros(4), 1, 0))
+by_autograd = autograd_input_gradient(full_dout, full_x, full_w)
+print("full convolution vs your conv2d_backward_input: largest difference "
+      f"{np.abs(by_full_convolution - by_windows).max():.1e}; vs course's autograd {np.abs(by_full_convolution - by_autograd).max():.1e}")
+
+picture_dout = np.array([[1.0, 2.0], [3.0, 4.0]])
+picture_w = np.array([[0.0, 1.0], [2.0, 3.0]])
+picture_dx = conv_input_grad_full(picture_dout[None, None], picture_w[None, None])[0, 0]
+panels = [("dout, padded with K - 1 = 1 zeros", np.pad(picture_dout, 1)),
+          ("the filter w", picture_w), ("flipped: w[::-1, ::-1]", picture_w[::-1, ::-1]),
+          ("dx = padded dout ⋆ flipped w", picture_dx)]
+fig, axes = plt.subplots(1, 4, figsize=(11, 3))
+for ax, (title, values) in zip(axes, panels):
+    ax.imshow(values, cmap="Blues", vmin=0, vmax=20)
+    for (row, col), value in np.ndenumerate(values):
+        ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=11)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+axes[0].add_patch(plt.Rectangle((0.5, 0.5), 2, 2, fill=False, edgecolor="tab:orange", lw=2.5))
+axes[3].add_patch(plt.Rectangle((0.5, 0.5), 1, 1, fill=False, edgecolor="tab:orange", lw=2.5))
+fig.suptitle("dx[1, 1] = 1·3 + 2·2 + 3·1 + 4·0 = 10: each output's gradient, through the weight that linked it to x[1, 1]")
+plt.show()
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-pool", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 4. Pooling
 #
@@ -589,6 +768,50 @@ print("stride 1, then every second row and column == stride 2:",
 print(f"outputs computed: {everywhere[0, 0].size} per map with stride 1, {strided[0, 0].size} with stride 2 "
       f"({1 - strided[0, 0].size / everywhere[0, 0].size:.0%} of the work wasted)")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-down2-backward", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **The backward pass of `down2`.** Keeping every second row and column, $z = \text{down2}(y)$ with
+# $z[i, j] = y[2i, 2j]$, only selects: each kept entry passes its gradient back unchanged, and the
+# dropped entries did not affect the loss, so they get 0:
+#
+# $$dy[2i, 2j] = dz[i, j], \qquad dy[r, s] = 0 \text{ when } r \text{ or } s \text{ is odd}.$$
+#
+# So the gradient of a stride-2 convolution is the gradient of the stride-1 convolution for an
+# upstream gradient with a zero between every two entries: the full convolution of section 3, on a
+# dout with holes. Checked with your `conv2d_backward_input` (stride 1 on the zero-filled gradient
+# against stride 2 on the gradient itself):
+
+# %% nbgrader={"grade": false, "grade_id": "down2-backward", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def down2(y):
+    """Keep every second row and column of (N, C, H, W) maps, starting with the first."""
+    return y[:, :, ::2, ::2]
+
+
+def down2_backward(dz, y_shape):
+    """dL/dy of z = down2(y): dz at the kept places, 0 at the dropped ones."""
+    dy = np.zeros(y_shape, dtype=dz.dtype)
+    dy[:, :, ::2, ::2] = dz
+    return dy
+
+
+down_dout = np.random.default_rng(16).standard_normal(strided.shape)                  # (16, 8, 4, 4)
+zero_filled = down2_backward(down_dout, everywhere.shape)                             # (16, 8, 8, 8)
+through_down2 = conv2d_backward_input(zero_filled, (down_x, down_w, down_b, 1, 1))
+with_stride_2 = conv2d_backward_input(down_dout, (down_x, down_w, down_b, 2, 1))
+print("down2 is a selection:", np.array_equal(down2(everywhere), everywhere[:, :, ::2, ::2]),
+      f"| dx through down2 and stride 1 vs stride 2: largest difference {np.abs(through_down2 - with_stride_2).max():.1e}")
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+for ax, (title, values) in zip(axes, [("dz: gradient of down2's output (4×4)", down_dout[0, 0]),
+                                      ("dy = down2_backward(dz) (8×8)", zero_filled[0, 0]),
+                                      ("dx of the image (8×8)", through_down2[0, 0])]):
+    limit = np.abs(values).max()
+    ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.suptitle("down2's backward puts the gradient back where the values were kept (white: 0)")
+plt.show()
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-maxpool", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Max pooling** goes down by a factor 2 without throwing values away blindly: it keeps the
 # **largest** value of each $2 \times 2$ window (size 2, stride 2). It has no parameters; it works
@@ -602,7 +825,7 @@ print(f"outputs computed: {everywhere[0, 0].size} per map with stride 1, {stride
 # are all zeros. Windows can overlap (stride < size): then a pixel collects the gradients of
 # every window in which it was the maximum.
 #
-# ### Exercise 7 (1 point): max pooling, forward
+# ### Exercise 8 (1 point): max pooling, forward
 #
 # *What you may use:* NumPy. Not `F.max_pool2d` or `nn.MaxPool2d` (flagged for review).
 
@@ -646,7 +869,7 @@ for _shape, _size, _s in [((1, 2, 7, 5), 3, 2), ((2, 1, 5, 5), 2, 1), ((3, 2, 9,
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex8", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ### Exercise 8 (2 points): max pooling, backward
+# ### Exercise 9 (2 points): max pooling, backward
 #
 # Hint: `argmax` over a flattened window returns the position of the *first* maximum. With the
 # windows as above, a loop over the `size * size` positions in the window is enough, as in
@@ -715,6 +938,59 @@ assert_close(_dx.sum(), 24.0, name="the sum of dx for an all-zero input (one pos
 assert_close(_dx[:, :, ::2, ::2], np.ones((2, 3, 2, 2)), name="dx at the first position of each all-zero window")
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-pool-ties", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Where max pooling's gradient goes, ties included.** A $4 \times 4$ map after a ReLU (so with
+# many zeros), its four $2 \times 2$ windows, and each window's upstream gradient: the whole of it
+# goes to one position, the first maximum in reading order. That is the lecture's convention,
+# course's, and that of your `max_pool_backward`. PyTorch's `max_pool2d` also sends each
+# window's gradient to one position, the first maximum it finds (PyTorch 2.13 on a CPU gives this
+# very dx); but PyTorch's `max()` and `amax()` over a tensor split the gradient evenly among tied
+# elements: for an all-zero $2 \times 2$ window each element would get $0.25$ of it.
+
+# %% nbgrader={"grade": false, "grade_id": "pool-ties", "locked": true, "schema_version": 3, "solution": false, "task": false}
+ties_x = np.array([[0, 0, 1, 3],
+                   [0, 0, 3, 2],
+                   [2, 1, 6, 6],
+                   [7, 7, 6, 6]], dtype=float).reshape(1, 1, 4, 4)
+ties_dout = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
+ties_input = Tensor(ties_x, requires_grad=True)
+F.max_pool2d(ties_input, 2, 2).backward(Tensor(ties_dout))
+yours_dx = max_pool_backward(ties_dout, (ties_x, 2, 2))
+print("course's max_pool2d and your max_pool_backward route the same way:", np.array_equal(ties_input.grad.data, yours_dx))
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+for ax, (title, values) in zip(axes, [("input (ties in every window)", ties_x[0, 0]),
+                                      ("dx: each window's gradient at its first maximum", ties_input.grad.data[0, 0])]):
+    ax.imshow(values, cmap="Greens" if ax is axes[0] else "Oranges", vmin=0, vmax=2 * values.max())
+    for (row, col), value in np.ndenumerate(values):
+        ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=12)
+    for line in (1.5,):
+        ax.axhline(line, color="black", lw=2)
+        ax.axvline(line, color="black", lw=2)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+for (i, j), gradient in np.ndenumerate(ties_dout[0, 0]):
+    axes[1].text(2 * j + 1.5, 2 * i + 1.45, f"dout {gradient:g}", ha="right", va="bottom", fontsize=7, color="gray")
+fig.suptitle("max pooling 2×2: top left all zeros, top right a tie at 3, bottom left at 7, bottom right at 6")
+plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-gradient-explorer", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Explore where the gradient goes (not graded).** Choose an output (row $i$, column $j$): the
+# left panel shows $\partial\, \text{out}[i, j] / \partial x$, the filter's weights on the window
+# that output saw. Choose an input pixel (row $r$, column $s$, green): the output panel shows every
+# output it feeds and through which weight $w[p, q]$; with stride 1 they form the flipped filter,
+# the full convolution of section 3, and with stride 2 some of them are missing. The right panel
+# pools the ReLU of the feature map: an orange dot gets its window's gradient, a red cross is a
+# tie that gets none. Every number comes from course's `conv2d`, `max_pool2d` and backward pass.
+
+# %% nbgrader={"grade": false, "grade_id": "gradient-explorer", "locked": true, "schema_version": 3, "solution": false, "task": false}
+if GRADING:
+    print("The explorer is skipped while grading.")
+else:
+    from course.widgets import conv_gradient_explorer
+    conv_gradient_explorer(output=(2, 3), pixel=(4, 2))
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-flatten", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 5. Flatten, and the fully-connected layer as a convolution
 #
@@ -722,7 +998,7 @@ assert_close(_dx[:, :, ::2, ::2], np.ones((2, 3, 2, 2)), name="dx at the first p
 # reshapes `(N, C, H, W)` into `(N, C*H*W)`, in the order channel, row, column (NumPy's and
 # PyTorch's order), and its backward pass puts the gradient back into the original shape.
 #
-# ### Exercise 9 (1 point): flatten
+# ### Exercise 10 (1 point): flatten
 #
 # *What you may use:* NumPy.
 
@@ -789,7 +1065,7 @@ print("linear layer == convolution with whole-input filters:", np.allclose(as_li
 # none. To count a whole network, follow the shape of the data through the layers, with the
 # output-size formula for convolutions and pooling.
 #
-# ### Exercise 10 (2 points): a parameter table
+# ### Exercise 11 (2 points): a parameter table
 #
 # A network is described by a list of layers, each a tuple:
 #
@@ -930,6 +1206,61 @@ alexnet_rows = parameter_table(ALEXNET, (3, 227, 227))
 dense_share = sum(p for layer, (_, p) in zip(ALEXNET, alexnet_rows) if layer[0] == "fc") / alexnet_total
 print(f"\nabout {alexnet_total / 1e6:.0f} million parameters, {dense_share:.0%} of them in the three fully-connected layers")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-alexnet-groups", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Why "60 million", not 62.** The table counts the single-stream network, in which every filter
+# sees all channels of the layer before. The network of the paper, and the lecture's picture of
+# it, was trained on two GPUs of 3 GB each and is cut into two halves, one per GPU (48 of conv1's
+# 96 filters on each, and so on). Conv2, conv4 and conv5 only see the maps of their own GPU: each
+# of their filters has **half** the input channels (PyTorch would say `groups=2`), so
+# $F \cdot (\tfrac{C}{2} K^2 + 1)$ parameters instead of $F \cdot (C K^2 + 1)$. Conv3 and the
+# fully-connected layers take the maps of both GPUs. Counted from the table above:
+
+# %% nbgrader={"grade": false, "grade_id": "alexnet-groups", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def grouped_parameter_counts(layers, input_shape, groups):
+    """Parameters of every layer when the convolution at position i splits its inputs into groups[i]."""
+    rows = parameter_table(layers, input_shape)
+    input_shapes = [tuple(input_shape)] + [tuple(shape) for shape, _ in rows[:-1]]
+    counts = []
+    for position, (layer, shape_in, (_, parameters)) in enumerate(zip(layers, input_shapes, rows)):
+        if position in groups:
+            _, filters, size, _, _ = layer
+            parameters = filters * (shape_in[0] // groups[position] * size * size + 1)
+        counts.append(parameters)
+    return counts
+
+
+conv_positions = [position for position, layer in enumerate(ALEXNET) if layer[0] == "conv"]
+two_gpu_groups = {conv_positions[k]: 2 for k in (1, 3, 4)}          # conv2, conv4 and conv5
+two_gpu_counts = grouped_parameter_counts(ALEXNET, (3, 227, 227), two_gpu_groups)
+print(f"{'layer':<8} {'single stream':>14} {'two GPUs':>12}")
+for number, position in enumerate(conv_positions, start=1):
+    print(f"{f'conv{number}':<8} {alexnet_rows[position][1]:>14,} {two_gpu_counts[position]:>12,}")
+print(f"{'total':<8} {alexnet_total:>14,} {sum(two_gpu_counts):>12,}   "
+      f"(the split saves {alexnet_total - sum(two_gpu_counts):,})")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-alexnet-neurons", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# The paper also speaks of **650,000 neurons**: one per number that a convolution or a
+# fully-connected layer outputs (the ReLU works on those numbers in place, pooling only picks among
+# them). The caption of its Figure 2 lists them per layer, 253,440–186,624–64,896–64,896–43,264–4096–4096–1000;
+# counted from the output shapes of the table:
+
+# %% nbgrader={"grade": false, "grade_id": "alexnet-neurons", "locked": true, "schema_version": 3, "solution": false, "task": false}
+PAPER_NEURONS = [253_440, 186_624, 64_896, 64_896, 43_264, 4096, 4096, 1000]     # Figure 2's caption
+alexnet_neurons = [int(np.prod(shape)) for layer, (shape, _) in zip(ALEXNET, alexnet_rows) if layer[0] in ("conv", "fc")]
+print(f"{'layer':<6} {'output shape':<16} {'neurons':>9} {'paper':>9}")
+weighted_layers = [(layer, shape) for layer, (shape, _) in zip(ALEXNET, alexnet_rows) if layer[0] in ("conv", "fc")]
+for number, ((layer, shape), neurons, paper) in enumerate(zip(weighted_layers, alexnet_neurons, PAPER_NEURONS), start=1):
+    print(f"{f'{layer[0]}{number}':<6} {str(tuple(shape)):<16} {neurons:>9,} {paper:>9,}")
+print(f"{'total':<6} {'':<16} {sum(alexnet_neurons):>9,} {sum(PAPER_NEURONS):>9,}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "md-alexnet-neurons-gap", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# Every layer agrees except the first: 96 maps of $55 \times 55$ are 290,400 neurons, and the
+# caption's 253,440 is not $96 \cdot n^2$ for any whole $n$ (the paper's $224 \times 224$ input
+# would not give a whole number of positions either, $(224 - 11)/4 + 1 = 54.25$; with $227$ every
+# size works out). Counted from the shapes, the network has about 660,000 neurons, close to the
+# paper's round "650,000"; the caption's own numbers add up to about 620,000. (Splitting the network
+# over two GPUs changes the number of weights, not the number of neurons.)
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-functions", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # Most of AlexNet's parameters sit in its fully-connected layers; most of its *computation* is in
 # the convolutions, where every weight is used at every position.
@@ -944,7 +1275,7 @@ print(f"\nabout {alexnet_total / 1e6:.0f} million parameters, {dense_share:.0%} 
 # the backward pass, `ctx.saved_tensors` gives them back, and other values can be stored as
 # attributes, `ctx.stride = stride`. Call it as `Conv2dFunction.apply(x, w, b, stride, padding)`.
 #
-# ### Exercise 11 (2 points): the convolution as a `Function`
+# ### Exercise 12 (2 points): the convolution as a `Function`
 #
 # Call your `conv2d_forward` and the three backward functions. (The tests put course's versions
 # in their place, so that a mistake in an earlier exercise does not cost points here.)
@@ -1039,7 +1370,7 @@ finally:
     conv2d_forward, conv2d_backward_input, conv2d_backward_weight, conv2d_backward_bias = _yours
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex12", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ### Exercise 12 (1 point): max pooling as a `Function`
+# ### Exercise 13 (1 point): max pooling as a `Function`
 #
 # *What you may use:* your `max_pool_forward` and `max_pool_backward`, NumPy and `ctx`. Not
 # `F.max_pool2d` or `nn.MaxPool2d`.
@@ -1200,9 +1531,15 @@ plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-shuffle", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **The MLP cannot see the image.** Shuffle the 64 pixels of every image with one fixed
-# permutation, and shuffle the columns of the MLP's first weight matrix the same way: the MLP
-# computes exactly the same numbers, trains the same, and predicts the same. The CNN, which
-# relies on neighbouring pixels being neighbours, loses accuracy on shuffled images.
+# permutation, and shuffle the columns of the MLP's first weight matrix the same way. Then every
+# first-layer unit adds up exactly the same 64 products $W_{kj} x_j$ (each the same float32
+# number as before), only in another order. With real numbers the sums would be equal; in float32
+# a sum taken in another order can differ in its last bits, so the shuffled MLP computes the same
+# function *up to rounding* (measured below, before training). Training feeds these differences
+# of about $10^{-7}$ back into the weights for hundreds of steps, so the two trained MLPs are
+# close but not bit for bit equal (their weights are compared below, with the shuffle undone);
+# here they make the same predictions. The CNN, which relies on neighbouring pixels being
+# neighbours, loses accuracy on shuffled images.
 
 # %% nbgrader={"grade": false, "grade_id": "shuffle", "locked": true, "schema_version": 3, "solution": false, "task": false}
 if GRADING:
@@ -1217,6 +1554,14 @@ else:
     shuffled_state = dict(mlp_initial_state)
     shuffled_state["1.weight"] = mlp_initial_state["1.weight"][:, permutation]
     shuffled_mlp.load_state_dict(shuffled_state)
+    untrained_mlp = make_mlp()
+    untrained_mlp.load_state_dict(mlp_initial_state)
+    with no_grad():
+        scores_in_place = untrained_mlp(Tensor(x_test)).data
+        scores_shuffled = shuffled_mlp(Tensor(shuffle_pixels(x_test))).data
+    print(f"before training, on {len(x_test)} test images: {np.mean(scores_in_place == scores_shuffled):.1%} of the "
+          f"scores are bit for bit equal, the largest difference is {np.abs(scores_in_place - scores_shuffled).max():.1e} "
+          f"(scores up to {np.abs(scores_in_place).max():.1f})")
     train_classifier(shuffled_mlp, shuffle_pixels(x_train), y_train, EPOCHS)
     shuffled_mlp_accuracy = (predict(shuffled_mlp, shuffle_pixels(x_test)) == y_test).mean()
 
@@ -1224,6 +1569,11 @@ else:
     shuffled_cnn.load_state_dict(cnn_initial_state)
     train_classifier(shuffled_cnn, shuffle_pixels(x_train), y_train, EPOCHS)
     shuffled_cnn_accuracy = (predict(shuffled_cnn, shuffle_pixels(x_test)) == y_test).mean()
+    same_predictions = np.mean(predict(mlp, x_test) == predict(shuffled_mlp, shuffle_pixels(x_test)))
+    unshuffled_weight = np.empty_like(mlp[1].weight.data)
+    unshuffled_weight[:, permutation] = shuffled_mlp[1].weight.data
+    print(f"after training: first-layer weights differ by up to {np.abs(unshuffled_weight - mlp[1].weight.data).max():.1e}; "
+          f"the two MLPs predict the same digit for {same_predictions:.1%} of the test images")
     print(f"{'':5} {'pixels in place':>16} {'pixels shuffled':>16}")
     print(f"{'MLP':5} {mlp_accuracy:>16.1%} {shuffled_mlp_accuracy:>16.1%}")
     print(f"{'CNN':5} {cnn_accuracy:>16.1%} {shuffled_cnn_accuracy:>16.1%}")
@@ -1373,6 +1723,13 @@ plt.show()
 # The training pairs are free: any image, with a random square removed, and the image itself.
 # The input is the masked image together with the mask (1 = pixel seen, 0 = hidden), so that the
 # network knows which pixels are missing; here the network is an MLP with one hidden layer.
+#
+# Two things differ from the lecture. The lecture minimises $\tfrac12 \lVert \text{output} -
+# \text{image} \rVert^2$ summed over the batch; `F.mse_loss` takes the **mean** over the batch's
+# $64 B$ pixels, which is the same loss divided by the constant $64 B / 2$ (checked below): the same
+# minimum, and gradients scaled by that constant. And the lecture takes plain SGD steps, while
+# this cell uses **Adam**, which is insensitive to that constant (it divides each gradient by its
+# running size) and gets a good inpainter in 30 epochs without tuning a learning rate.
 
 # %% nbgrader={"grade": false, "grade_id": "inpainting", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def random_square_masks(count, size, rng):
@@ -1402,6 +1759,13 @@ for epoch in range(2 if GRADING else 30):
         inpainting_optimizer.zero_grad()
         loss.backward()
         inpainting_optimizer.step()
+
+batch_size = len(targets)
+with no_grad():
+    residual = inpainter(Tensor(inputs)) - Tensor(targets)
+    half_squared = 0.5 * (residual * residual).sum().item()
+    mean_squared = F.mse_loss(inpainter(Tensor(inputs)), Tensor(targets)).item()
+print(f"last batch: ½‖output − image‖² = {half_squared:.4f}, mse_loss · 64·B/2 = {mean_squared * 64 * batch_size / 2:.4f}")
 
 test_masks = random_square_masks(len(clean_test), 4, np.random.default_rng(1))
 with no_grad():
@@ -1479,7 +1843,11 @@ else:
 # - im2col turns a convolution into one matrix product.
 # - Backward: the bias and weight gradients **sum over all positions** (the weights are shared);
 #   the input gradient sends each output's gradient back to its window, and the padding is cut off.
-# - Max pooling's gradient goes to one position per window, the first maximum.
+#   Equivalently, it is the correlation of dout, padded with $K - 1$ zeros, with the flipped filters
+#   (a true, "full" convolution); stride 2 (down2) puts zeros between dout's entries first.
+# - Max pooling's gradient goes to one position per window, the first maximum (ties included).
 # - Parameter counts: $F (C K^2 + 1)$ per convolution, $M (D + 1)$ per fully-connected layer;
-#   AlexNet has about 62 million, most of them in its fully-connected layers.
+#   single-stream AlexNet has 62,378,344, most of them in its fully-connected layers; the
+#   two-GPU network of the paper, whose conv2, conv4 and conv5 see only half the channels, has
+#   60,965,224, the "60 million".
 # - A small CNN beats an MLP of the same size on digits, because it uses the image's layout.

@@ -1,5 +1,6 @@
 # Positions counted one by one, manual zero padding, every sum as a loop, max pooling and its
-# backward window by window; the Functions keep the forward's cache on ctx.
+# backward window by window; the full convolution as six loops over padded dout and the flipped
+# filter; the Functions keep the forward's cache on ctx.
 
 # %% output_size
 def conv_output_size(n, k, stride=1, padding=0):
@@ -82,6 +83,26 @@ def conv2d_backward_bias(dout, cache):
     for f in range(dout.shape[1]):
         db[f] = np.sum(dout[:, f])
     return db
+
+# %% conv_input_full
+def conv_input_grad_full(dout, w):
+    N, F_, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    H, W = OH + KH - 1, OW + KW - 1
+    dout_pad = np.zeros((N, F_, OH + 2 * (KH - 1), OW + 2 * (KW - 1)))      # zeros by hand
+    dout_pad[:, :, KH - 1:KH - 1 + OH, KW - 1:KW - 1 + OW] = dout
+    dx = np.zeros((N, C, H, W))
+    for n in range(N):
+        for c in range(C):
+            for r in range(H):
+                for s in range(W):
+                    total = 0.0
+                    for f in range(F_):
+                        for p in range(KH):
+                            for q in range(KW):
+                                total += dout_pad[n, f, r + p, s + q] * w[f, c, KH - 1 - p, KW - 1 - q]
+                    dx[n, c, r, s] = total
+    return dx
 
 # %% pool_forward
 def max_pool_forward(x, size=2, stride=2):

@@ -1,5 +1,6 @@
 # Floor division written with math.floor, im2col followed literally but finished with einsum,
-# the input gradient with einsum per filter offset, pooling's backward with np.add.at, `match`.
+# the input gradient with einsum per filter offset (also where the full convolution is asked for:
+# the sum over outputs, no flip), pooling's backward with np.add.at, `match`.
 
 # %% output_size
 import math
@@ -62,6 +63,17 @@ def conv2d_backward_weight(dout, cache):
 # %% conv_backward_bias
 def conv2d_backward_bias(dout, cache):
     return np.einsum("nfhw->f", dout)
+
+# %% conv_input_full
+def conv_input_grad_full(dout, w):
+    # The sum over outputs (each output's gradient back to its window) instead of the flip: the same numbers.
+    N, F_, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    dx = np.zeros((N, C, OH + KH - 1, OW + KW - 1), dtype=np.result_type(dout, w))
+    for p in range(KH):
+        for q in range(KW):
+            dx[:, :, p:p + OH, q:q + OW] += np.einsum("nfij,fc->ncij", dout, w[:, :, p, q])
+    return dx
 
 # %% pool_forward
 def max_pool_forward(x, size=2, stride=2):
