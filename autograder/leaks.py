@@ -41,6 +41,11 @@ GENERIC_LINES = frozenset({
     "while stack:",          # any iterative depth-first search (the library's graph traversal)
     "return a @ b",          # a matrix product's forward
     "manual_seed(seed)",     # seeding the library's random generator
+    # PyTorch's Function API, as every op that keeps its inputs or its output for backward uses it:
+    "ctx.save_for_backward(a, b)",
+    "a, b = ctx.saved_tensors",
+    "ctx.save_for_backward(out)",
+    "(out,) = ctx.saved_tensors",
 })
 
 

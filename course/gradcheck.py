@@ -381,7 +381,7 @@ def _input_names(fn, count, names, skip=0):
         params = [p.name for p in inspect.signature(fn).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
-        params = []
+        return [f"input {i}" for i in range(count)]
     params = params[skip:]
     return [params[i] if i < len(params) else f"input {i}" for i in range(count)]
 

@@ -32,7 +32,7 @@ def output_hw(x_shape, kernel, stride, padding, what="conv2d"):
     oh, ow = _output_size(h, kh, sh, ph), _output_size(w, kw, sw, pw)
     if oh < 1 or ow < 1:
         raise ValueError(f"{what}: a {kh}x{kw} window does not fit in a {h}x{w} input "
-                         f"with padding {padding}")
+                         f"padded by {padding}")
     return oh, ow
 
 

@@ -116,8 +116,8 @@ class Exponential(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out
+        (y,) = ctx.saved_tensors        # y = e^a is its own derivative
+        return grad * y
 
 
 class Log(Op):

@@ -151,7 +151,7 @@ class Convolution2d(Op):
     def forward(ctx, x, w, bias, stride, padding):
         f, c, kh, kw = w.shape
         ctx.save_for_backward(x, w)
-        ctx.stride, ctx.padding = stride, padding
+        ctx.window = stride, padding
         cols = nhwc_columns(x, (kh, kw), stride, padding, ones_column=bias is not None)
         weights = w.transpose(0, 2, 3, 1).reshape(f, -1)          # rows in the columns' order
         if bias is not None:
@@ -172,11 +172,11 @@ class Convolution2d(Op):
         if need_x:
             # kernel offset (i, j) sends g_rows @ w[:, :, i, j] back to the input pixels it read
             by_offset = BlasMatrixProduct.apply(g_rows, w.transpose(2, 3, 0, 1).reshape(kh * kw, f, c))
-            gx = FoldNHWC.apply(by_offset, x.shape, (kh, kw), ctx.stride, ctx.padding, True)
+            gx = FoldNHWC.apply(by_offset, x.shape, (kh, kw), *ctx.window, True)
         if grad_mode.enabled:
             # Recording (create_graph): the columns must be a function of x, not a constant.
             if need_w:
-                cols = UnfoldNHWC.apply(x, (kh, kw), ctx.stride, ctx.padding, False)
+                cols = UnfoldNHWC.apply(x, (kh, kw), *ctx.window, False)
                 gw = (cols.T @ g_rows).T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
             if need_b:
                 gb = grad.sum(axis=(0, 2, 3))
