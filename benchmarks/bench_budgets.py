@@ -46,8 +46,9 @@ def median_redraw(playground, changes) -> float:
 
 
 def playgrounds() -> None:
-    from course.widgets import (conv_explorer, decision_boundary_playground, overfitting_playground,
-                                perceptron_playground, relu_sum_playground)
+    from course.widgets import (conv_explorer, conv_gradient_explorer, decision_boundary_playground,
+                                overfitting_playground, perceptron_playground, relu_sum_playground,
+                                saturation_playground)
 
     redraw = 0.100
     boundary = decision_boundary_playground(show=False)
@@ -62,6 +63,12 @@ def playgrounds() -> None:
     overfitting = overfitting_playground(show=False)
     report("overfitting_playground: redraw after a width change",
            median_redraw(overfitting, [("n_relus", n) for n in range(1, 41, 2)]), redraw)
+    saturation = saturation_playground(show=False)
+    report("saturation_playground: redraw after a gain change",
+           median_redraw(saturation, [("gain", g) for g in np.linspace(0.5, 2.0, 20)]), redraw)
+    gradients = conv_gradient_explorer(show=False)
+    report("conv_gradient_explorer: redraw after an output move",
+           median_redraw(gradients, [("output row", r) for r in [1, 2, 3, 4, 5, 6, 5, 4, 3, 2]]), redraw)
     images = np.random.default_rng(0).random((10, 8, 8))
     explorer = conv_explorer(images=images, labels=np.arange(10), show=False)
     changes = [("stride", 2), ("padding", 0), ("kernel", "blur"), ("k11", 1.0), ("pooling", "average"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 
 from course.playgrounds import PLAYGROUNDS
 
@@ -70,8 +71,16 @@ _SUMMARIES = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, wrapped at spaces only: names like conv-explorer stay whole."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _command(commands, name, **kwargs) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=_SUMMARIES[name], description=_DESCRIPTIONS[name], **kwargs)
+    return commands.add_parser(name, help=_SUMMARIES[name], description=_DESCRIPTIONS[name],
+                               formatter_class=_HelpFormatter, **kwargs)
 
 
 def _course_option(parser):

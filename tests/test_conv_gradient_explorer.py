@@ -1,6 +1,5 @@
 """conv_gradient_explorer: its computation against the convolution's index formulas (and PyTorch
 where installed), and the UI driven headless."""
-import statistics
 import warnings
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 
 from course import conv_gradients as grads
 
-REDRAW_BUDGET = 0.100  # seconds, median over a series of slider moves
 
 GEOMETRIES = [((8, 8), (3, 3), 1, 1), ((8, 8), (3, 3), 2, 0), ((7, 9), (3, 2), 2, 1), ((5, 6), (1, 1), 1, 1),
               ((4, 4), (4, 4), 1, 0)]
@@ -193,10 +191,9 @@ def test_bad_settings_are_refused_with_the_reason():
         conv_gradient_explorer(images=np.zeros((2, 8, 8)), pixel=(9, 0), show=False)
 
 
-def test_redraw_is_fast(explorer):
-    seconds = []
+def test_each_slider_move_redraws_once(explorer):
+    # How long a redraw takes is measured by benchmarks/bench_budgets.py.
     for value in [1, 2, 3, 4, 5, 6, 5, 4, 3, 2]:
+        before = len(explorer.redraw_seconds)
         explorer.controls["output row"].value = value
-        seconds.append(explorer.redraw_seconds[-1])
-    print(f"conv_gradient_explorer: median redraw {1e3 * statistics.median(seconds):.1f} ms over {len(seconds)} slider moves")
-    assert statistics.median(seconds) < REDRAW_BUDGET, seconds
+        assert len(explorer.redraw_seconds) == before + 1, f"moving the output row to {value}"

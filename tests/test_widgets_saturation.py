@@ -3,7 +3,6 @@ engine and the laws it shows, and the widget driven headless."""
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -107,7 +106,7 @@ def test_bad_settings_say_what_is_wrong(kwargs, words):
 
 
 def test_the_computation_needs_numpy_only():
-    code = ("import sys; import course.widgets._saturation; "
+    code = ("import sys; import course.saturation; "
             "print(*(m in sys.modules for m in ('ipywidgets', 'matplotlib', 'threadpoolctl')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"] and out.stderr == ""
@@ -119,7 +118,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 from course.widgets import saturation_playground  # noqa: E402
-from test_widgets import REDRAW_BUDGET, differing, median_redraw, snapshot  # noqa: E402
+from test_widgets import differing, drawing_done_by, snapshot  # noqa: E402
 
 
 @pytest.fixture
@@ -188,7 +187,7 @@ def test_bad_settings_raise_clear_errors():
         saturation_playground(activation="elu", show=False)
 
 
-def test_redraw_is_fast(playground):
-    median = median_redraw(playground.controls["gain"], list(np.linspace(0.5, 2.0, 20)))
-    print(f"saturation_playground: median redraw {1000 * median:.1f} ms")
-    assert median < REDRAW_BUDGET
+def test_gain_slider_redraws_once_per_change_over_a_kept_background(playground):
+    # How long a redraw takes is measured by benchmarks/bench_budgets.py; here, the work it does.
+    redraws, whole = drawing_done_by(playground, playground.controls["gain"], list(np.linspace(0.5, 2.0, 20)))
+    assert (redraws, whole) == (20, 0)
