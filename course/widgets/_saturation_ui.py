@@ -143,7 +143,7 @@ def saturation_playground(activation="sigmoid", depth=10, gain=1.0, seed=0, show
     log scale, the activation (sigmoid, tanh, relu), and buttons for three initialisations:
     small (std 0.01), Xavier/Glorot (gain 1) and He (gain sqrt 2). Left: the norms of dl/ds^(l)
     (the gradient the recursion passes down) and of dl/dW^(l) for every layer, on a log scale; right: the fraction of saturated units (sigmoid, tanh) or
-    dead ReLUs in each layer. The computation is course.widgets._saturation.depth_profile.
+    dead ReLUs in each layer. The computation is course.saturation.depth_profile.
 
     Inputs:
     - activation: "sigmoid", "tanh" or "relu"; depth: 2..30; gain: positive.
