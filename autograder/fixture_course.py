@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
+from ._nbformat import nbformat
 from .model import strip_solution, split_hidden
 
 ASSIGNMENT = "ps1"

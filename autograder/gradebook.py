@@ -18,6 +18,7 @@ import time
 import warnings
 from contextlib import contextmanager
 
+from . import _nbformat  # noqa: F401  (before nbgrader, which imports nbformat its own way)
 from nbgrader.api import Gradebook, MissingEntry
 
 from .model import Source

@@ -24,10 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
-
 from course.colab import badge_markdown, pip_requirement
 
+from ._nbformat import nbformat
 from .leaks import Leak, course_secrets, scan, scan_wheel
 from .release import RELEASE_DIR, apply_repo_url, default_root, find_assignments, release, release_path
 from .settings import CourseSettings, read_settings

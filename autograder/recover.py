@@ -23,8 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
+from ._nbformat import nbformat
 from .magics import translate
 from .model import Source, defined_names, nbgrader_meta
 

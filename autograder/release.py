@@ -24,10 +24,10 @@ import tempfile
 from pathlib import Path
 
 import jupytext
-import nbformat
 
 from course.colab import ANY_BADGE, ANY_PIP_REQUIREMENT, badge_markdown, pip_requirement
 
+from ._nbformat import nbformat
 from .settings import CourseSettings, read_settings
 
 SOURCE_DIR = "solutions"

@@ -130,8 +130,8 @@ def apply_variant(nb, variant: Variant):
 
 
 # `python -m nbgrader`, with nbformat imported first the way the autograder does it (without
-# rfc3987-syntax's parsers: 3 s less of CPU in every command; see autograder/__init__.py).
-NBGRADER = [sys.executable, "-c", "import autograder, runpy; runpy.run_module('nbgrader', run_name='__main__')"]
+# rfc3987-syntax's parsers: 3 s less of CPU in every command; see autograder/_nbformat.py).
+NBGRADER = [sys.executable, "-c", "import autograder._nbformat, runpy; runpy.run_module('nbgrader', run_name='__main__')"]
 
 
 def _python_nbgrader(course: Path, *args: str, timeout: float = 900) -> str:

@@ -116,6 +116,21 @@ OTHER_STYLES = {
          "        loss, grads = loss_and_grads(params, x[chosen], y[chosen])\n        sgd_step(params, grads, lr)\n"
          "        out.append(float(loss))\n    epoch += 1\nreturn out"],
     ],
+    "init_weights": [
+        ["if scheme == 'xavier':\n    gain = 2.0\nelif scheme == 'he':\n    gain = None\nelse:\n"
+         "    raise ValueError('unknown scheme ' + repr(scheme))\nparams = []\nfor i in range(len(sizes) - 1):\n"
+         "    fan_in, fan_out = sizes[i], sizes[i + 1]\n"
+         "    var = 2.0 / (fan_in + fan_out) if gain else 2.0 / fan_in\n"
+         "    params.append((rng.normal(0.0, np.sqrt(var), (fan_out, fan_in)), np.zeros(fan_out)))"],
+        ["variance = {'xavier': lambda a, b: 2 / (a + b), 'he': lambda a, b: 2 / a}\n"
+         "if scheme not in variance:\n    raise ValueError(f'no such scheme: {scheme}')\n"
+         "params = [(rng.standard_normal((b, a)) * variance[scheme](a, b) ** 0.5, np.zeros(b))\n"
+         "          for a, b in zip(sizes, sizes[1:])]"],
+        ["assert_ok = scheme in ['xavier', 'he']\nif not assert_ok:\n    raise ValueError(scheme)\n"
+         "params = list()\nfor d_in, d_out in zip(sizes[:-1], sizes[1:]):\n"
+         "    scale = np.sqrt(2 / d_in) if scheme == 'he' else np.sqrt(2 / (d_in + d_out))\n"
+         "    W = scale * rng.standard_normal(size=(d_out, d_in))\n    params.append((W, np.zeros(d_out, dtype=float)))"],
+    ],
 }
 CELLS = list(OTHER_STYLES)
 
@@ -212,9 +227,10 @@ def result_file(student: str, source_tests, outcome: dict) -> dict:
             "notebook": MODULE}
 
 
-def spread_choices(count: int, rng: random.Random, most_shared: int = 2, tries: int = 20000) -> list[dict]:
-    """`count` style choices that pairwise agree on at most `most_shared` cells (and with the
-    instructor's, style 0 everywhere, too): independent students of different styles."""
+def spread_choices(count: int, rng: random.Random, most_shared: int = len(CELLS) // 3,
+                   tries: int = 20000) -> list[dict]:
+    """`count` style choices that pairwise agree on at most `most_shared` cells (a third; and with
+    the instructor's, style 0 everywhere, too): independent students of different styles."""
     chosen = [{cell: 0 for cell in CELLS}]
     for _ in range(tries):
         if len(chosen) == count + 1:
