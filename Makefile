@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab assignments/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# pytest-xdist: WORKERS processes (2 by default, this machine's cores), each given whole groups of
-# tests (tests/conftest.py says which); `make test WORKERS=0` runs everything in one process.
+# pytest-xdist: WORKERS processes (2 by default, this machine's cores), each taking whole test
+# files (tests/conftest.py orders them); `make test WORKERS=0` runs everything in one process.
 WORKERS ?= 2
-XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST)

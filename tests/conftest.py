@@ -1,9 +1,11 @@
-"""Shared fixtures, and how the suite is split between pytest-xdist's workers (`make test`: -n 2).
+"""Shared fixtures, and the order in which pytest-xdist's workers take the test files.
 
-Workers get whole groups: a test file is a group (its module-scoped fixtures, a graded course or
-a running JupyterLab, are then built once), except that everything reading a solution notebook's
-shared run (tests/notebook_probe.py) is one group per module, so that run happens once. Groups go
-out longest first, so no worker is left with a long one at the end.
+`make test` runs on two workers with `--dist loadfile`: a worker takes a test file whole, so a
+file's module-scoped fixtures (a graded course, a running JupyterLab) and a module's shared
+notebook run (tests/notebook_probe.py, read only by tests/test_nb_<module>.py) are built once.
+Files go out longest first, so no worker is left with a long one at the end. (Cross-file groups,
+`--dist loadgroup`, are not used: pytest-xdist 3.8 names a group through an attribute that
+pytest 9 no longer reads, and its groups silently fall apart.)
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import pytest
 import autograder._nbformat  # noqa: F401  (first: nbformat without rfc3987-syntax's slow parsers)
 from notebook_probe import run_solution
 
-# Groups that take minutes (measured with `pytest --durations`), started first; the rest follow in
+# Files that take minutes (measured with `pytest --durations`), started first; the rest follow in
 # the order they were collected.
-LONGEST_FIRST = ["notebook-05_cnn", "test_browser.py", "notebook-03_backprop", "test_autograder_modules.py",
-                 "notebook-04_autograd", "notebook-02_universal_approximation", "notebook-01_perceptron"]
+LONGEST_FIRST = ["test_nb_03_backprop.py", "test_nb_05_cnn.py", "test_browser.py", "test_autograder_modules.py",
+                 "test_nb_04_autograd.py", "test_exchange.py", "test_autograder_batch.py", "test_report.py",
+                 "test_autograder_e2e.py", "test_grader_boundary.py", "test_nb_01_perceptron.py"]
 
 
 @pytest.fixture(scope="session")
@@ -30,19 +33,6 @@ def solution_run(tmp_path_factory):
     return run
 
 
-def group_of(item) -> str:
-    module = item.callspec.params.get("module") if hasattr(item, "callspec") else None
-    if "solution_run" in getattr(item, "fixturenames", ()) and module:
-        return f"notebook-{module}"
-    name = item.path.name
-    if name.startswith("test_nb_"):
-        return f"notebook-{name[len('test_nb_'):-len('.py')]}"
-    return name
-
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of(item)))
-    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(group_of(item), len(rank)))    # stable: collection order otherwise
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))    # stable: collection order otherwise

@@ -8,7 +8,8 @@ A solution notebook takes from seconds to a minute and a half to run, and severa
 at the same run (tests/test_notebooks.py: it runs clean; tests/test_nb_<module>.py: its numbers).
 So the run is shared: a test file says what it wants to read with `probe(module, expressions)` when
 it is imported, and the session fixture `solution_run` (tests/conftest.py) runs each notebook once,
-with every registered expression, the first time a test asks for it.
+with every registered expression, the first time a test asks for it. Every test that reads a
+module's run lives in tests/test_nb_<module>.py, which pytest-xdist gives to one worker whole.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
+import pytest
 
 from nbgrader_harness import ROOT, cell_problems, execute_notebook
 
@@ -85,3 +87,15 @@ def run_solution(module: str, folder: Path) -> SolutionRun:
     values = json.loads(text.split(MARKER, 1)[1]) if MARKER in text else None
     probe_problems = [f"probe: {problem}" for problem in cell_problems(nbformat.v4.new_notebook(cells=[probe_cell]))]
     return SolutionRun(executed, seconds, cell_problems(executed), probe_problems, values)
+
+
+def runs_clean_test(module: str):
+    """The test each tests/test_nb_<module>.py binds: the shared run of the module's solution
+    notebook has no error and nothing on stderr (every warning shown once, so none can hide).
+    Its time is printed for the report, not asserted (`benchmarks/bench_budgets.py --notebooks`)."""
+    @pytest.mark.slow
+    def test_solution_notebook_runs_clean(solution_run):
+        run = solution_run(module)
+        assert not run.problems, "\n".join(run.problems)
+        print(f"{module}: {run.seconds:.1f} s")
+    return test_solution_notebook_runs_clean

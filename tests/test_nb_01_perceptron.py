@@ -2,6 +2,7 @@
 import pytest
 
 from nbgrader_harness import Variant, check_round_trip
+from notebook_probe import runs_clean_test
 
 WRONG = [
     Variant("bias_forgotten", "predict",
@@ -23,6 +24,9 @@ WRONG = [
             "W2 @ b1 + b2", "b2",
             fails=("test_collapse",)),
 ]
+
+
+test_solution_notebook_runs_clean = runs_clean_test("01_perceptron")
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 import pytest
 
 from nbgrader_harness import Variant, check_round_trip
+from notebook_probe import runs_clean_test
 
 WRONG = [
     Variant("relu_sum_one_piece_short", "relu_sum",
@@ -14,6 +15,9 @@ WRONG = [
             "nn.Linear(1, width), nn.ReLU(), nn.Linear(width, 1)", "nn.Linear(1, width), nn.Linear(width, 1)",
             fails=("test_fit_relu_network",)),
 ]
+
+
+test_solution_notebook_runs_clean = runs_clean_test("02_universal_approximation")
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nbgrader_harness import Variant, check_round_trip
-from notebook_probe import probe
+from notebook_probe import probe, runs_clean_test
 
 WRONG = [
     Variant("linear_dW_transposed", "linear", "dW = dout.T @ x", "dW = x.T @ dout", fails=("test_linear",)),
@@ -81,6 +81,9 @@ PROBE = {
 
 
 probe("03_backprop", PROBE)
+
+
+test_solution_notebook_runs_clean = runs_clean_test("03_backprop")
 
 
 @pytest.fixture

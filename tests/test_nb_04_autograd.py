@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nbgrader_harness import Variant, check_round_trip
-from notebook_probe import probe
+from notebook_probe import probe, runs_clean_test
 
 TOPOLOGICAL_ORDER_SOLUTION = """    order, visited = [], set()
     stack = [(root, False)]
@@ -84,6 +84,9 @@ PROBE = {
 
 
 probe("04_autograd", PROBE)
+
+
+test_solution_notebook_runs_clean = runs_clean_test("04_autograd")
 
 
 @pytest.fixture

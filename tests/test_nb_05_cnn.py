@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nbgrader_harness import ROOT, Variant, cell_problems, check_round_trip, execute_notebook
-from notebook_probe import probe
+from notebook_probe import probe, runs_clean_test
 
 NOTEBOOK = ROOT / "solutions" / "05_cnn" / "05_cnn.ipynb"
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -89,6 +89,9 @@ def mnist_environment(folder):
 
 
 probe("05_cnn", environment=mnist_environment)
+
+
+test_solution_notebook_runs_clean = runs_clean_test("05_cnn")
 
 
 @pytest.mark.slow

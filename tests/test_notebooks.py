@@ -16,7 +16,7 @@ from autograder.release import (check_notebook, find_assignments, notebook_sourc
                                 read_source, release_path)
 from autograder.settings import read_settings
 from course.colab import ANY_PIP_REQUIREMENT, badge_markdown, pip_requirement
-from nbgrader_harness import (RELEASE_DIR, ROOT, cell_problems, execute_notebook, nbgrader_meta,
+from nbgrader_harness import (RELEASE_DIR, ROOT, nbgrader_meta,
                               regenerate_release, release_differences, solution_notebooks)
 
 # The modules this repository must have; more may exist.
@@ -196,12 +196,11 @@ def test_staleness_check_notices_an_edited_release(tmp_path):
 # the notebooks run
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("module", [p.parent.name for p in solution_notebooks()])
-def test_solution_notebook_runs_clean(module, solution_run):
-    # The session's shared run of the notebook (tests/notebook_probe.py), with every warning shown
-    # once on stderr, so that none can hide. Its time is printed for the report, not asserted:
-    # `benchmarks/bench_budgets.py --notebooks` holds the budgets.
-    run = solution_run(module)
-    assert not run.problems, "\n".join(run.problems)
-    print(f"{module}: {run.seconds:.1f} s")
+def test_every_solution_notebook_is_run_by_its_module_tests(module):
+    # tests/test_nb_<module>.py runs the notebook (once, shared by its tests: tests/notebook_probe.py)
+    # and checks that it runs clean; a new module needs that file.
+    tests = ROOT / "tests" / f"test_nb_{module}.py"
+    assert tests.is_file(), f"{module} has no {tests.name}"
+    assert f'test_solution_notebook_runs_clean = runs_clean_test("{module}")' in tests.read_text(), (
+        f"{tests.name} must bind test_solution_notebook_runs_clean = runs_clean_test({module!r})")
