@@ -19,7 +19,7 @@ lab: $(STAMP)
 # pytest-xdist: WORKERS processes (2 by default, this machine's cores), each taking whole test
 # files (tests/conftest.py orders them); `make test WORKERS=0` runs everything in one process.
 WORKERS ?= 2
-XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST)

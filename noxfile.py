@@ -63,7 +63,7 @@ def pytest(session: nox.Session, *paths: str) -> None:
     session.run("python", "-c", "import sys, numpy; print('Python', sys.version.split()[0], '| numpy', numpy.__version__)")
     # On pytest-xdist's workers as `make test` (WORKERS=0: one process).
     workers = os.environ.get("WORKERS", "2")
-    xdist = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
+    xdist = [] if workers == "0" else ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *paths, *session.posargs)
 
 
