@@ -18,7 +18,7 @@ from notebook_probe import run_solution
 
 # Files that take minutes (measured with `pytest --durations`), started first; the rest follow in
 # the order they were collected.
-# Each worker takes two files at the start, alternately: the first four pair the longest with the shortest.
+# Each worker takes two files at the start, alternately (03 and the browser, 05 and the module grading).
 LONGEST_FIRST = ["test_nb_03_backprop.py", "test_nb_05_cnn.py", "test_browser.py", "test_autograder_modules.py",
                  "test_nb_04_autograd.py", "test_exchange.py", "test_autograder_batch.py", "test_report.py",
                  "test_autograder_e2e.py", "test_grader_boundary.py", "test_nb_01_perceptron.py"]
