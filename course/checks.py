@@ -90,10 +90,10 @@ def check_topological_order(order, root, parents=lambda node: node.parents):
     if not order or order[-1] is not root:
         raise CheckError("the root must come last")
     position = {id(node): i for i, node in enumerate(order)}
-    for node in order:
-        for parent in parents(node):
-            if position[id(parent)] > position[id(node)]:
-                raise CheckError(f"{parent} comes after {node}, which uses it")
+    for child in order:
+        for parent in parents(child):
+            if position[id(parent)] > position[id(child)]:
+                raise CheckError(f"{parent} comes after {child}, which uses it")
 
 
 class CallCounter:

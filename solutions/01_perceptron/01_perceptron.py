@@ -664,10 +664,6 @@ print(f"two linear layers on XOR: accuracy {accuracy:.0%}")
 if GRADING:
     print("Playgrounds are skipped while grading.")
 else:
-    try:
-        from course.widgets import decision_boundary_playground, perceptron_playground
-    except ImportError:
-        print("The playgrounds are not in this version of the course package yet.")
-    else:
-        perceptron_playground()
-        decision_boundary_playground()
+    from course.widgets import decision_boundary_playground, perceptron_playground
+    perceptron_playground()
+    decision_boundary_playground()

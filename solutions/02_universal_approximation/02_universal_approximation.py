@@ -528,12 +528,8 @@ axes[1].legend()
 if GRADING:
     print("The playground is skipped while grading.")
 else:
-    try:
-        from course.widgets import relu_sum_playground
-    except ImportError:
-        print("The playground is not in this version of the course package yet.")
-    else:
-        relu_sum_playground()
+    from course.widgets import relu_sum_playground
+    relu_sum_playground()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-playground-overfitting", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # The overfitting playground: slide the number of ReLUs and watch the fit, the training error and
@@ -544,9 +540,5 @@ else:
 if GRADING:
     print("The playground is skipped while grading.")
 else:
-    try:
-        from course.widgets import overfitting_playground
-    except ImportError:
-        print("The overfitting playground is not in this version of the course package yet.")
-    else:
-        overfitting_playground()
+    from course.widgets import overfitting_playground
+    overfitting_playground()

@@ -61,6 +61,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from course.autograd import Function, Tensor, grad, no_grad
+from course.checks import check_gradients, check_topological_order
 import course.nn.functional as F
 from course.gradcheck import assert_close, check_backward, gradcheck
 from course.viz import draw_graph
@@ -451,50 +452,34 @@ def topological_order(root):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_topological_order", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def _check_topological(order, root):
-    """Every node reachable from root exactly once, parents before children, root last."""
-    reachable, todo = {root}, [root]
-    while todo:
-        for parent in todo.pop().parents:
-            if parent not in reachable:
-                reachable.add(parent)
-                todo.append(parent)
-    assert isinstance(order, list), f"topological_order must return a list, got {type(order).__name__}"
-    assert len(order) == len(set(order)), "a node appears more than once in the order"
-    assert set(order) == reachable, f"the order has {len(set(order))} nodes, the graph {len(reachable)}"
-    assert order[-1] is root, "the root must come last"
-    position = {node: i for i, node in enumerate(order)}
-    for node in order:
-        for parent in node.parents:
-            assert position[parent] < position[node], f"{parent} comes after {node}, which uses it"
-
-
+# check_topological_order(order, root) (course.checks): a list of every node reachable from root,
+# each once, every node after its parents, root last.
 _x, _y = Node(2.0, name="x"), Node(-3.0, name="y")
 _a = _x * _y
 _b = _a + _x                 # x is used twice, a is used twice
 _c = _a * _b
-_check_topological(topological_order(_c), _c)
+check_topological_order(topological_order(_c), _c)
 # Deeper than Python's recursion limit: a chain of nodes.
 _deep = Node(1.0)
 for _ in range(sys.getrecursionlimit() + 2000):
     _deep = _deep + 1.0
-_check_topological(topological_order(_deep), _deep)
+check_topological_order(topological_order(_deep), _deep)
 ### BEGIN HIDDEN TESTS
 # hint: a single leaf, and a graph with a node used several times
-_check_topological(topological_order(_x), _x)          # a single leaf
+check_topological_order(topological_order(_x), _x)          # a single leaf
 _z = (_x * _x).tanh() + (_x * _y).exp() * _y - _x
-_check_topological(topological_order(_z), _z)
+check_topological_order(topological_order(_z), _z)
 # hint: a graph with 2^30 paths from the root to the leaf (each node must be visited once)
 # Many paths: each level uses the previous one twice (2^30 paths to the leaf).
 _d = Node(0.5)
 for _ in range(30):
     _d = _d * _d + _d
-_check_topological(topological_order(_d), _d)
+check_topological_order(topological_order(_d), _d)
 # hint: a chain deeper than Python's recursion limit, built from a node used twice at each step
 _deep = Node(1.0)
 for _ in range(sys.getrecursionlimit() + 2000):
     _deep = _deep * 1.0 + _deep
-_check_topological(topological_order(_deep), _deep)
+check_topological_order(topological_order(_deep), _deep)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "md-ex4", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -546,54 +531,36 @@ assert_close(_y.grad, 2 * 4.0 * -3.0 + 4.0, name="dc/dy")
 backward(_c, order=[_x, _y, _a, _b, _c])
 assert_close(_x.grad, 2 * 2.0 * 9.0 + 2 * 2.0 * -3.0, name="dc/dx after a second backward")
 ### BEGIN HIDDEN TESTS
-def _reference_order(root):
-    """Kahn's algorithm on the reversed graph, for testing only."""
-    users, nodes, todo = {}, {root}, [root]
-    while todo:
-        for p in todo.pop().parents:
-            if p not in nodes:
-                nodes.add(p)
-                todo.append(p)
-    for n in nodes:
-        for p in set(n.parents):
-            users[p] = users.get(p, 0) + 1
-    ready, result = [n for n in nodes if users.get(n, 0) == 0], []
-    while ready:
-        n = ready.pop()
-        result.append(n)
-        for p in set(n.parents):
-            users[p] -= 1
-            if users[p] == 0:
-                ready.append(p)
-    return result[::-1]
-
-
-def _numeric_grads(build, values, eps=1e-6):
-    out = []
-    for i in range(len(values)):
-        up = [Node(v + (eps if j == i else 0.0)) for j, v in enumerate(values)]
-        down = [Node(v - (eps if j == i else 0.0)) for j, v in enumerate(values)]
-        out.append((build(*up).value - build(*down).value) / (2 * eps))
-    return out
-
-
 def _build(x, y, z):
+    """A graph of tanh, exp, sums and products in which a is used by three nodes.
+
+    Returns the root and the graph's nodes in the order they were computed: each after the nodes
+    it uses, so a topological order that does not depend on your topological_order.
+    """
     a = x * y
-    b = (a + z).tanh()
-    c = b * a - x.exp() * b + a * a
-    return c * z + b
+    s = a + z
+    b = s.tanh()
+    ba, e = b * a, x.exp()
+    eb, aa = e * b, a * a
+    t = ba + eb
+    c = t + aa
+    cz = c * z
+    root = cz + b
+    return root, [x, y, z, a, s, b, ba, e, eb, aa, t, c, cz, root]
+
+
+def _root_value(x, y, z):
+    return _build(Node(x), Node(y), Node(z))[0].value
 
 
 # hint: a larger graph (tanh, exp, a node used by three others), checked against finite differences
 _leaves = [Node(0.3), Node(-1.2), Node(0.7)]
-_root = _build(*_leaves)
-backward(_root, order=_reference_order(_root))
-for _leaf, _want, _name in zip(_leaves, _numeric_grads(_build, [0.3, -1.2, 0.7]), "xyz"):
-    assert_close(_leaf.grad, _want, name=f"d root / d {_name}", rtol=1e-6)
+_root, _order = _build(*_leaves)
+backward(_root, order=_order)
+check_gradients(_root_value, [0.3, -1.2, 0.7], [leaf.grad for leaf in _leaves], names="xyz", rtol=1e-6)
 # hint: a second backward on the same graph
-backward(_root, order=_reference_order(_root))
-for _leaf, _want, _name in zip(_leaves, _numeric_grads(_build, [0.3, -1.2, 0.7]), "xyz"):
-    assert_close(_leaf.grad, _want, name=f"d root / d {_name} after a second backward", rtol=1e-6)
+backward(_root, order=_order)
+check_gradients(_root_value, [0.3, -1.2, 0.7], [leaf.grad for leaf in _leaves], names="xyz", rtol=1e-6)
 
 
 # hint: each node processed once (a graph with 2^40 paths)
