@@ -8,7 +8,7 @@ explicit stack, so deep graphs cause no recursion error and shared nodes are vis
 import numpy as np
 
 from course.autograd.function import FREED_MESSAGE, input_gradients
-from course.autograd.grad_mode import set_grad_enabled
+from course.autograd.grad_mode import is_grad_enabled, set_grad_enabled
 from course.autograd.tensor import Tensor
 
 __all__ = ["topological_order", "backward_steps", "input_gradients", "run_backward", "grad",
@@ -58,7 +58,12 @@ def _root_gradient(root, gradient):
 
 def _accumulate(grads, t, g):
     key = id(t)
-    grads[key] = g if key not in grads else grads[key] + g
+    if key not in grads:
+        grads[key] = g
+    elif is_grad_enabled():          # create_graph: the sum is part of the recorded graph
+        grads[key] = grads[key] + g
+    else:                            # a plain sum, without an op's bookkeeping
+        grads[key] = Tensor._wrap(grads[key].data + g.data)
 
 
 def _store(t, g, create_graph):

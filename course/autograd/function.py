@@ -120,17 +120,15 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        arrays, needs_grad, tensors = [], [], []
+        arrays, needs_grad = [], []
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 needs_grad.append(a.requires_grad)
-                tensors.append(a)
             else:
                 arrays.append(a)
                 needs_grad.append(False)
-        needs_grad = tuple(needs_grad)
-        ctx = Context(needs_grad, cls)
+        ctx = Context(tuple(needs_grad), cls)
         try:
             out = cls.forward(ctx, *arrays)
         except (ValueError, IndexError) as err:
@@ -139,10 +137,10 @@ class Function:
         if type(out) is not np.ndarray:      # a numpy scalar (0-d results), a Tensor, a list
             raw, out = out, out.data if isinstance(out, Tensor) else np.asarray(out)
             ctx._saved = tuple(out if v is raw else v for v in ctx._saved)
-        if not (True in needs_grad and grad_mode.enabled):
+        if not (grad_mode.enabled and True in needs_grad):
             return Tensor._wrap(out)
         result = Tensor._wrap(out, True)                 # recorded: ctx becomes its grad_fn
-        ctx.inputs = tensors = tuple(tensors)
+        ctx.inputs = tensors = tuple([a for a in args if isinstance(a, Tensor)])
         ctx.tensor_positions = None
         if len(tensors) < len(args):
             ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
