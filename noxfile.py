@@ -50,11 +50,12 @@ VERSION_PARTS = [
 
 # CI's share of the matrix (MATRIX=quick, as .ci/run sets it), to stay within CI's time: the library,
 # the grader's guard against each version's standard library, the grader end to end on the small
-# demo course, and the attacks on its boundary. The full parts list runs with `make test-matrix`.
+# demo course, the attacks on its boundary, and every module's honest submissions graded (full
+# marks, no flag). The full parts list runs with `make test-matrix`.
 QUICK_PARTS = [
     "tests/test_autograd_ops.py", "tests/test_autograd_semantics.py", "tests/test_gradcheck.py",
     "tests/test_nn_optim.py", "tests/test_autograder_stdlib.py", "tests/test_autograder_e2e.py",
-    "tests/test_grader_boundary.py", "tests/test_supported_versions.py",
+    "tests/test_grader_boundary.py", "tests/test_autograder_modules.py", "tests/test_supported_versions.py",
 ]
 PARTS = QUICK_PARTS if os.environ.get("MATRIX") == "quick" else VERSION_PARTS
 
@@ -64,7 +65,8 @@ def pytest(session: nox.Session, *paths: str) -> None:
     # On pytest-xdist's workers as `make test` (WORKERS=0: one process).
     workers = os.environ.get("WORKERS", "2")
     xdist = [] if workers == "0" else ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *paths, *session.posargs)
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=5", *xdist, *paths,
+                *session.posargs)
 
 
 @nox.session(python=PYTHONS)
