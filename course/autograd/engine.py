@@ -19,23 +19,25 @@ def topological_order(roots, include_constants=False):
     """Tensors that need a gradient, each after all of its inputs (roots last).
 
     include_constants: also list the inputs that need no gradient (for drawing the graph).
-    An op's inputs are visited first to last, so the order reads like the code.
+    An op's inputs are visited first to last, so the order reads like the code. A depth-first
+    search with an explicit stack: each entry is a tensor and what is left of its inputs.
     """
     order, seen = [], set()
-    stack = [(root, False) for root in roots]
-    while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
+    for root in roots:
+        if id(root) in seen:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t.grad_fn is not None:
-            for x in reversed(t.grad_fn.inputs):
-                if (include_constants or x.requires_grad) and id(x) not in seen:
-                    stack.append((x, False))
+        seen.add(id(root))
+        stack = [(root, iter(root.grad_fn.inputs if root.grad_fn is not None else ()))]
+        while stack:
+            t, inputs = stack[-1]
+            for x in inputs:
+                if id(x) not in seen and (include_constants or x.requires_grad):
+                    seen.add(id(x))
+                    stack.append((x, iter(x.grad_fn.inputs if x.grad_fn is not None else ())))
+                    break
+            else:                      # every input is in the order: t can follow them
+                stack.pop()
+                order.append(t)
     return order
 
 
