@@ -27,18 +27,22 @@ def topological_order(roots, include_constants=False):
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.grad_fn.inputs if root.grad_fn is not None else ()))]
+        stack = [(root, _inputs(root))]
         while stack:
             t, inputs = stack[-1]
             for x in inputs:
                 if id(x) not in seen and (include_constants or x.requires_grad):
                     seen.add(id(x))
-                    stack.append((x, iter(x.grad_fn.inputs if x.grad_fn is not None else ())))
+                    stack.append((x, _inputs(x)))
                     break
             else:                      # every input is in the order: t can follow them
                 stack.pop()
                 order.append(t)
     return order
+
+
+def _inputs(t):
+    return iter(t.grad_fn.inputs if t.grad_fn is not None else ())
 
 
 def _root_gradient(root, gradient):
