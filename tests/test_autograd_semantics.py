@@ -443,6 +443,52 @@ def test_pytorch_method_names():
     np.testing.assert_allclose(x.grad.data[0], (xi + 2) / 2 * xi + ((xi + 2) / 2) ** 2)
 
 
+class _ReturnsItsInputs(Function):
+    """sum(a * b) whose numpy backward hands back the very arrays it saved (right for grad = 1)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.sum(a * b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return b, a
+
+
+def _graph_passing_gradients_through():
+    """Each case: (leaves and retained tensors, every other array in play, run backward)."""
+    x, w, b = leaf(np.ones((3, 4))), leaf(np.ones((2, 4))), leaf(np.zeros(2))
+    given = np.ones((3, 2))
+    y = F.linear(x, w, b)
+    yield [x, w, b], [given, x.data, w.data, b.data, y.data], lambda: y.backward(given)
+    a, c = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    yield [a, c], [a.data, c.data], lambda: (a + c).sum().backward()         # Add passes its gradient on
+    r = leaf(np.ones((2, 3)))
+    g = np.arange(6.0).reshape(3, 2)
+    yield [r], [r.data, g], lambda: r.reshape((3, 2)).backward(g)           # a view of the caller's array
+    s = leaf([1.0, 2.0])
+    u = s + 0.0
+    u.retain_grad()
+    yield [s, u], [s.data, u.data], lambda: (u * 1.0).sum().backward()     # a leaf and a retained tensor
+    p, q = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    yield [p, q], [p.data, q.data], lambda: _ReturnsItsInputs.apply(p, q).backward()
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_a_new_grad_shares_memory_with_no_other_array(case):
+    """Law: after backward, each .grad is an array of its own: not another .grad, not the data of a
+    tensor, not the gradient passed to backward (so `p.grad.zero_()` or an update in place touches
+    nothing else)."""
+    tensors, others, run = list(_graph_passing_gradients_through())[case]
+    run()
+    grads = [t.grad.data for t in tensors]
+    for i, g in enumerate(grads):
+        for other in grads[i + 1:] + others:
+            assert not np.shares_memory(g, other), f"case {case}: tensor {i}'s .grad shares memory"
+
+
 def test_leaf_gradients_are_fresh_arrays_laid_out_like_the_leaf():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (a + b).sum().backward()                     # Add hands the same gradient to both

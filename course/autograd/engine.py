@@ -72,18 +72,26 @@ def _accumulate(grads, t, g):
         grads[key] = Tensor._wrap(grads[key].data + g.data)
 
 
-def _store(t, g, create_graph):
-    """Add g into t.grad. Unless recording, a new .grad is a fresh array (it never aliases
-    another) laid out in memory like t: an optimizer's update `p -= lr * p.grad` runs
-    several times slower when the two layouts differ."""
+def _store(t, g, create_graph, taken):
+    """Add g into t.grad. Recording (create_graph), g itself joins the graph.
+
+    Otherwise a new .grad is an array of its own, laid out in memory like t (an optimizer's
+    update `p -= lr * p.grad` runs several times slower when the two layouts differ). g's own
+    array is kept when nothing else holds it: it is not a view, not an array in `taken` (the
+    graph's tensors, the caller's gradients, the .grads kept so far in this pass), and laid out
+    like t. Else it is copied; for a large layer the copy costs as much as its matrix product.
+    """
     if g.dtype != t.dtype:
         g = g.astype(t.dtype) if create_graph else Tensor._wrap(g.data.astype(t.dtype))
-    if t.grad is None and not create_graph:
-        fresh = np.empty_like(t.data)
-        fresh[...] = g.data
-        t.grad = Tensor._wrap(fresh)
-    else:
+    if create_graph or t.grad is not None:
         t.grad = g if t.grad is None else t.grad + g
+        return
+    array = g.data
+    if array.base is not None or id(array) in taken or array.strides != t.data.strides:
+        array = np.empty_like(t.data)
+        array[...] = g.data
+    taken.add(id(array))
+    t.grad = Tensor._wrap(array)
 
 
 def backward_steps(roots, gradients, order=None):
@@ -132,13 +140,15 @@ def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs
         retain_graph = create_graph
     wanted = None if inputs is None else {id(x): None for x in inputs}
     order = topological_order(roots)
+    taken = {id(t.data) for t in order}
+    taken.update(id(getattr(g, "data", g)) for g in gradients if g is not None)
     with set_grad_enabled(create_graph):
         for t, g, _ in backward_steps(roots, gradients, order):
             if wanted is not None:
                 if id(t) in wanted:
                     wanted[id(t)] = g
             elif t.grad_fn is None or t._retains_grad:
-                _store(t, g, create_graph)
+                _store(t, g, create_graph, taken)
     if not retain_graph:
         for t in order:
             if t.grad_fn is not None:

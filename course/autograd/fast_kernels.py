@@ -362,8 +362,8 @@ class Affine(Op):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         return (grad @ w if need_x else None,
-                (x.T @ grad).T if need_w else None,     # BLAS is faster this way round for tall x
-                grad if need_b else None)               # the engine sums it over the batch
+                grad.T @ x if need_w else None,     # laid out like w, so it becomes w.grad uncopied
+                grad if need_b else None)           # the engine sums it over the batch
 
 
 def linear(x, weight, bias=None):

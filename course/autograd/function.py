@@ -222,7 +222,7 @@ def _array_gradient(ctx, position, gx, x, upstream):
         raise RuntimeError(
             f"{ctx.name}.backward returned a gradient of shape {gx.shape} for argument "
             f"{position}, which has shape {x.shape}: the gradient of an input has the input's shape.")
-    gx = gx.astype(x.dtype, copy=False)
+    gx = gx.astype(x.dtype)       # a copy: backward may have returned an array it keeps on ctx
     if not grad_mode.enabled:
         return Tensor._wrap(gx)
     # Recording (create_graph): the array is not a function of anything in the graph, but it
