@@ -4,8 +4,8 @@ The tests state laws (one redraw per slider change, each node's backward run onc
 are up to date are not graded again); how long things take depends on the machine, so it is
 measured here instead:
 
-- playgrounds: median time of a redraw after a slider change (budget 100 ms, so that dragging
-  a slider feels immediate);
+- playgrounds: median time of a redraw after a slider change, or after a step of the backward
+  stepper (budget 100 ms, so that dragging a slider feels immediate);
 - engine: backward through a chain of 10,000 ops (budget 2 s) and through a graph with 2^30 paths
   from the output to its leaf (budget 0.5 s; an engine that followed paths would never finish);
 - notebooks (with --notebooks, some minutes): each solution notebook run top to bottom (budget 60 s;
@@ -46,9 +46,10 @@ def median_redraw(playground, changes) -> float:
 
 
 def playgrounds() -> None:
-    from course.widgets import (conv_explorer, conv_gradient_explorer, decision_boundary_playground,
-                                overfitting_playground, perceptron_playground, relu_sum_playground,
-                                saturation_playground)
+    from course.autograd import Tensor
+    from course.widgets import (backward_stepper, conv_explorer, conv_gradient_explorer,
+                                decision_boundary_playground, overfitting_playground, perceptron_playground,
+                                relu_sum_playground, saturation_playground)
 
     redraw = 0.100
     boundary = decision_boundary_playground(show=False)
@@ -74,6 +75,15 @@ def playgrounds() -> None:
     changes = [("stride", 2), ("padding", 0), ("kernel", "blur"), ("k11", 1.0), ("pooling", "average"),
                ("stride", 1), ("padding", 2), ("kernel", "sobel y"), ("pooling", "max")] * 3
     report("conv_explorer: redraw after a control change", median_redraw(explorer, changes), redraw)
+    x0 = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    W1, W2 = (Tensor(np.eye(2) + k, requires_grad=True) for k in (0.1, -0.2))
+    x1 = (W1 @ x0).tanh()
+    stepper = backward_stepper((x1 * (W1 @ (W2 @ x0 + x1).tanh())).sum(), show=False)
+    before = len(stepper.redraw_seconds)
+    for _ in stepper.steps:                # each position drawn by graphviz once (then cached)
+        stepper.next()
+    report("backward_stepper: redraw after a step (graphviz drawing)",
+           statistics.median(stepper.redraw_seconds[before:]), redraw)
 
 
 def engine() -> None:

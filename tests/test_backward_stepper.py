@@ -5,7 +5,6 @@ float64; the widget is driven by clicking its buttons.
 """
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 
@@ -338,18 +337,20 @@ def test_back_and_reset():
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
-def test_graph_widget_shows_svg_and_redraws_fast():
+def test_graph_widget_shows_svg_and_redraws_once_per_step():
+    """How long a redraw takes is measured by benchmarks/bench_budgets.py, not here."""
     root, _ = shared_weight_graph()
     stepper = backward_stepper(root, show=False)
     assert "<svg" in stepper.graph.value
-    n = len(stepper.steps)
+    n, before = len(stepper.steps), len(stepper.redraw_seconds)
     for _ in range(3):                        # through the pass and back, three times
         for _ in range(n):
             stepper.next()
         for _ in range(n):
             stepper.back()
-    median = statistics.median(stepper.redraw_seconds)
-    assert median < 0.100, f"median redraw {median * 1000:.1f} ms"
+    stepper.back()                            # already at the start: nothing to redraw
+    assert len(stepper.redraw_seconds) - before == 6 * n
+    assert "<svg" in stepper.graph.value
 
 
 def test_without_dot_the_graph_widget_shows_source_and_hint(monkeypatch, tmp_path):
