@@ -13,6 +13,14 @@ from autograder.cli import dask_security
 distributed = pytest.importorskip("distributed")
 
 
+GRADER_EXTENSIONS = """basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+"""
+
+
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
     """A certificate authority and one certificate it signed (for the scheduler, workers and client)."""
@@ -23,12 +31,15 @@ def certificates(tmp_path_factory):
     def openssl(*args):
         subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
 
+    # The README's commands. Python 3.13's default contexts verify strictly (VERIFY_X509_STRICT):
+    # the authority needs a key usage, the certificate the v3 extensions of grader.ext.
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=course grading CA")
+            "-days", "2", "-subj", "/CN=course grading CA", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "grader.key", "-out", "grader.csr",
             "-subj", "/CN=grader")
+    (folder / "grader.ext").write_text(GRADER_EXTENSIONS)
     openssl("x509", "-req", "-in", "grader.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "grader.pem", "-days", "2")
+            "-out", "grader.pem", "-days", "2", "-extfile", "grader.ext")
     return {"ca": str(folder / "ca.pem"), "cert": str(folder / "grader.pem"), "key": str(folder / "grader.key")}
 
 
