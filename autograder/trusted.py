@@ -283,6 +283,9 @@ class Connection:
         name = self.notebook.setup_name(value)
         if name is not None:
             return {"t": "global", "name": name}
+        if kind is np.ufunc and getattr(np, value.__name__, None) is value:
+            # numpy before 2.0 gives its ufuncs (np.sin, np.exp, ...) no __module__
+            return {"t": "lib", "module": "numpy", "qualname": value.__name__}
         module = getattr(value, "__module__", None) or ""
         if (callable(value) or isinstance(value, type)) and module.startswith(LIBRARY_PREFIXES) \
                 and not (kind is types.FunctionType and value.__code__.co_filename.startswith("<")):
