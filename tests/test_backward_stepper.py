@@ -342,14 +342,14 @@ def test_graph_widget_shows_svg_and_redraws_once_per_step():
     root, _ = shared_weight_graph()
     stepper = backward_stepper(root, show=False)
     assert "<svg" in stepper.graph.value
-    n, before = len(stepper.steps), len(stepper.redraw_seconds)
+    n, before = len(stepper.steps), stepper.redraws
     for _ in range(3):                        # through the pass and back, three times
         for _ in range(n):
             stepper.next()
         for _ in range(n):
             stepper.back()
     stepper.back()                            # already at the start: nothing to redraw
-    assert len(stepper.redraw_seconds) - before == 6 * n
+    assert stepper.redraws - before == 6 * n
     assert "<svg" in stepper.graph.value
 
 

@@ -103,6 +103,7 @@ class Playground(ShowsOnce):
     - controls: dict of the input widgets, by name.
     - figure: the matplotlib Figure; artists: dict of its changing artists, by name.
     - image: the Image widget showing the figure; status: an HTML widget with text.
+    - redraws: how many times the figure was redrawn so far.
     - redraw_seconds: durations of all redraws so far (benchmarks/bench_budgets.py reports them).
     - background_draws: how many redraws drew the whole figure (the others pasted the background
       and drew only the changing artists).
@@ -115,6 +116,10 @@ class Playground(ShowsOnce):
         self._changing = []  # (axes, artist) pairs drawn on every redraw
         self._background = None
         self._background_key = None
+
+    @property
+    def redraws(self):
+        return len(self.redraw_seconds)
 
     def _changes(self, axes, *artists):
         """Mark artists of `axes` as changing: they are drawn on every redraw, over the background."""

@@ -185,7 +185,7 @@ class BackwardStepper(ShowsOnce):
     - highlighted: the tensor being processed (None at position 0).
     - buttons: dict "back" / "next" / "reset" of Buttons; graph, explanation, status: HTML widgets.
     - svg_or_source(position): what the graph widget shows at a position (cached).
-    - redraw_seconds: durations of all redraws so far.
+    - redraws: how many times it was redrawn so far; redraw_seconds: their durations.
     """
 
     def __init__(self, tensor, gradient=None, max_elements=6, rankdir="LR", max_nodes=100):
@@ -221,6 +221,10 @@ class BackwardStepper(ShowsOnce):
                           self.status]),
             self.graph, self.explanation])
         self.redraw()
+
+    @property
+    def redraws(self):
+        return len(self.redraw_seconds)
 
     # -- navigation --
     def next(self):
