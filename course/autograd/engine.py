@@ -140,8 +140,10 @@ def run_backward(roots, gradients, retain_graph=None, create_graph=False, inputs
         retain_graph = create_graph
     wanted = None if inputs is None else {id(x): None for x in inputs}
     order = topological_order(roots)
-    taken = {id(t.data) for t in order}
-    taken.update(id(getattr(g, "data", g)) for g in gradients if g is not None)
+    taken = None        # the arrays a new .grad must not share (only _store's copy-free path needs them)
+    if wanted is None and not create_graph:
+        taken = {id(t.data) for t in order}
+        taken.update(id(getattr(g, "data", g)) for g in gradients if g is not None)
     with set_grad_enabled(create_graph):
         for t, g, _ in backward_steps(roots, gradients, order):
             if wanted is not None:
